@@ -1,0 +1,121 @@
+//! `whoami`: the identity STS reports, the account pin, and which endpoint wins.
+
+use shopstack_testkit::{ConnectionCounter, TestProject, emulator_endpoint};
+
+use crate::{infra_terraform, run, stderr, stdout};
+
+/// The account the emulator's default credentials belong to.
+const EMULATOR_ACCOUNT: &str = "123456789012";
+
+fn project(environment: &str) -> TestProject {
+    TestProject::with_config(&format!(
+        "[project]\nname = \"{{project}}\"\n\n[github]\nrepositories = [\"acme/infra\"]\n\n{environment}"
+    ))
+    .expect("test project")
+}
+
+fn json(output: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|error| panic!("{error}: {}", stdout(output)))
+}
+
+#[test]
+fn whoami_reports_the_account_sts_returns_and_the_endpoint_source() {
+    let endpoint = emulator_endpoint();
+    let project = project(&format!(
+        "[environments.local]\nregion = \"eu-central-1\"\nendpoint_url = \"{endpoint}\"\n"
+    ));
+    let output = run(infra_terraform(project.dir()).arg("whoami"));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        format!(
+            "environment  local\nregion       eu-central-1\nendpoint     {endpoint} (from shopstack.toml)\naccount      {EMULATOR_ACCOUNT}\ncaller       arn:aws:sts::{EMULATOR_ACCOUNT}:user/moto\n"
+        )
+    );
+}
+
+#[test]
+fn a_pinned_account_other_than_the_callers_is_refused() {
+    let project = project(&format!(
+        "[environments.dev]\nregion = \"eu-west-1\"\naccount_id = \"111122223333\"\nendpoint_url = \"{}\"\n",
+        emulator_endpoint()
+    ));
+    let output = run(infra_terraform(project.dir()).args(["--env", "dev", "whoami"]));
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stdout(&output), "");
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "error: environment \"dev\" is pinned to account 111122223333, but the credentials are for account {EMULATOR_ACCOUNT} (arn:aws:sts::{EMULATOR_ACCOUNT}:user/moto): refusing to touch it\n"
+        )
+    );
+}
+
+#[test]
+fn a_pinned_account_matching_the_caller_is_accepted() {
+    let project = project(&format!(
+        "[environments.dev]\nregion = \"eu-west-1\"\naccount_id = \"{EMULATOR_ACCOUNT}\"\nendpoint_url = \"{}\"\n",
+        emulator_endpoint()
+    ));
+    let output = run(infra_terraform(project.dir()).args(["-e", "dev", "whoami", "--json"]));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(json(&output)["account_id"], EMULATOR_ACCOUNT);
+}
+
+#[test]
+fn the_endpoint_flag_beats_the_variable_and_the_config() {
+    let from_config = ConnectionCounter::start().expect("listener");
+    let from_variable = ConnectionCounter::start().expect("listener");
+    let project = project(&format!(
+        "[environments.local]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n",
+        from_config.url()
+    ));
+    let output = run(infra_terraform(project.dir())
+        .env("AWS_ENDPOINT_URL", from_variable.url())
+        .args(["--endpoint-url", &emulator_endpoint(), "whoami", "--json"]));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(json(&output)["endpoint_source"], "--endpoint-url");
+    assert_eq!(json(&output)["endpoint"], emulator_endpoint());
+    assert_eq!(
+        (from_config.connections(), from_variable.connections()),
+        (0, 0)
+    );
+}
+
+#[test]
+fn the_endpoint_variable_beats_the_config() {
+    let from_config = ConnectionCounter::start().expect("listener");
+    let project = project(&format!(
+        "[environments.local]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n",
+        from_config.url()
+    ));
+    let output = run(infra_terraform(project.dir())
+        .env("AWS_ENDPOINT_URL", emulator_endpoint())
+        .args(["whoami", "--json"]));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(json(&output)["endpoint_source"], "AWS_ENDPOINT_URL");
+    assert_eq!(from_config.connections(), 0);
+}
+
+#[test]
+fn the_config_endpoint_is_used_when_nothing_overrides_it() {
+    let project = project(&format!(
+        "[environments.local]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n",
+        emulator_endpoint()
+    ));
+    let output = run(infra_terraform(project.dir()).args(["whoami", "--json"]));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(json(&output)["endpoint_source"], "shopstack.toml");
+}
+
+#[test]
+fn unimplemented_commands_say_so() {
+    let project = project("");
+    let output = run(infra_terraform(project.dir()).arg("audit"));
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        "error: `infra-terraform audit` is not implemented yet\n"
+    );
+}

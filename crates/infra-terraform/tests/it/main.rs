@@ -1,0 +1,34 @@
+//! Integration tests of the `infra-terraform` binary, against the AWS emulator.
+
+mod config_errors;
+mod identity;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// The binary, run in `dir` with no endpoint or environment inherited from the caller's shell.
+pub fn infra_terraform(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_infra-terraform"));
+    command
+        .current_dir(dir)
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("SHOPSTACK_ENV");
+    command
+}
+
+/// Runs a command to completion.
+pub fn run(command: &mut Command) -> Output {
+    command
+        .output()
+        .unwrap_or_else(|error| panic!("run {command:?}: {error}"))
+}
+
+/// Standard output as text.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Standard error as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}

@@ -1,0 +1,555 @@
+//! `shopstack.toml`: strict parsing and validation into a typed configuration.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+use toml::Spanned;
+
+use crate::endpoint::Endpoint;
+use crate::location::Location;
+use crate::names::Names;
+
+/// The environment used when neither `--env` nor `SHOPSTACK_ENV` names one.
+pub const DEFAULT_ENVIRONMENT: &str = "local";
+/// Region of the embedded `local` environment.
+pub const LOCAL_REGION: &str = "us-east-1";
+/// Endpoint of the embedded `local` environment: the local AWS emulator.
+pub const LOCAL_ENDPOINT: &str = "http://127.0.0.1:4566";
+
+/// Account id used to check derived names before the real one is known (same length).
+const PLACEHOLDER_ACCOUNT: &str = "000000000000";
+
+/// Errors from loading `shopstack.toml`.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{}: cannot read the configuration", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, has an unknown key or a wrong type, or a value breaks a rule.
+    #[error("{location}: {message}")]
+    Invalid {
+        /// Where.
+        location: Location,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+    /// The selected environment is not in the file.
+    #[error("{}: environment \"{name}\" is not defined (defined: {})", path.display(), defined.join(", "))]
+    UnknownEnvironment {
+        /// The file.
+        path: PathBuf,
+        /// The requested environment.
+        name: String,
+        /// The environments the file defines.
+        defined: Vec<String>,
+    },
+}
+
+/// A validated `shopstack.toml`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from, as named by the user.
+    pub path: PathBuf,
+    /// `project.name`.
+    pub project: String,
+    /// Who may assume the CI role.
+    pub github: GitHub,
+    /// The repository CodeBuild builds images from.
+    pub codebuild_source: GitHubRepository,
+    /// Environments by name, the embedded `local` one included.
+    pub environments: BTreeMap<String, Environment>,
+}
+
+/// The `[github]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitHub {
+    /// Repositories whose workflows may assume the CI role.
+    pub repositories: Vec<GitHubRepository>,
+    /// The one branch they must run on.
+    pub branch: String,
+}
+
+impl GitHub {
+    /// OIDC token subjects allowed by the CI role's trust policy, one per repository.
+    pub fn subjects(&self) -> Vec<String> {
+        self.repositories
+            .iter()
+            .map(|repository| format!("repo:{repository}:ref:refs/heads/{}", self.branch))
+            .collect()
+    }
+}
+
+/// An `owner/repo` on GitHub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitHubRepository {
+    /// User or organisation.
+    pub owner: String,
+    /// Repository name.
+    pub name: String,
+}
+
+impl std::fmt::Display for GitHubRepository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.owner, self.name)
+    }
+}
+
+/// One `[environments.NAME]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Environment {
+    /// The environment name.
+    pub name: String,
+    /// AWS region.
+    pub region: String,
+    /// Custom endpoint (a local emulator), if any.
+    pub endpoint: Option<Endpoint>,
+    /// The only account this environment may touch, if pinned.
+    pub account_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    project: RawProject,
+    github: RawGitHub,
+    #[serde(default)]
+    codebuild: Option<RawCodeBuild>,
+    #[serde(default)]
+    environments: BTreeMap<Spanned<String>, RawEnvironment>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProject {
+    name: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGitHub {
+    repositories: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    branch: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCodeBuild {
+    #[serde(default)]
+    source_repository: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnvironment {
+    region: Spanned<String>,
+    #[serde(default)]
+    endpoint_url: Option<Spanned<String>>,
+    #[serde(default)]
+    account_id: Option<Spanned<String>>,
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Validates `text`, naming `path` in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let checker = Checker { path, text };
+        let raw: RawConfig = toml::from_str(text).map_err(|error| ConfigError::Invalid {
+            location: Location::at(path, text, error.span()),
+            message: error.message().trim_end().replace('\n', " "),
+        })?;
+        checker.validate(raw)
+    }
+
+    /// The environment called `name`.
+    pub fn environment(&self, name: &str) -> Result<&Environment, ConfigError> {
+        self.environments
+            .get(name)
+            .ok_or_else(|| ConfigError::UnknownEnvironment {
+                path: self.path.clone(),
+                name: name.to_owned(),
+                defined: self.environments.keys().cloned().collect(),
+            })
+    }
+
+    /// Resource names of environment `environment` in account `account_id`.
+    pub fn names(&self, environment: &Environment, account_id: &str) -> Names {
+        Names::new(&self.project, &environment.name, account_id)
+    }
+}
+
+/// Turns raw values into errors that point at their place in the file.
+struct Checker<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Checker<'_> {
+    fn error(&self, span: Range<usize>, message: String) -> ConfigError {
+        ConfigError::Invalid {
+            location: Location::at(self.path, self.text, Some(span)),
+            message,
+        }
+    }
+
+    fn validate(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        let project = raw.project.name;
+        check_identifier(project.get_ref()).map_err(|rule| {
+            self.error(
+                project.span(),
+                format!("project.name: \"{}\" {rule}", project.get_ref()),
+            )
+        })?;
+
+        let github = self.github(raw.github)?;
+        let codebuild_source = match raw
+            .codebuild
+            .and_then(|codebuild| codebuild.source_repository)
+        {
+            Some(source) => parse_repository(source.get_ref()).map_err(|reason| {
+                self.error(
+                    source.span(),
+                    format!("codebuild.source_repository: {reason}"),
+                )
+            })?,
+            None => github.repositories[0].clone(),
+        };
+
+        let mut environments = BTreeMap::new();
+        for (name, raw_environment) in raw.environments {
+            let environment = self.environment(project.get_ref(), &name, raw_environment)?;
+            environments.insert(environment.name.clone(), environment);
+        }
+        environments
+            .entry(DEFAULT_ENVIRONMENT.to_owned())
+            .or_insert_with(embedded_local_environment);
+
+        Ok(Config {
+            path: self.path.to_path_buf(),
+            project: project.into_inner(),
+            github,
+            codebuild_source,
+            environments,
+        })
+    }
+
+    fn github(&self, raw: RawGitHub) -> Result<GitHub, ConfigError> {
+        let list_span = raw.repositories.span();
+        let entries = raw.repositories.into_inner();
+        if entries.is_empty() {
+            return Err(self.error(
+                list_span,
+                "github.repositories: is empty: name at least one \"owner/repo\" allowed to assume the CI role".to_owned(),
+            ));
+        }
+        let mut repositories: Vec<GitHubRepository> = Vec::with_capacity(entries.len());
+        for (index, entry) in entries.iter().enumerate() {
+            let field = format!("github.repositories[{index}]");
+            let repository = parse_repository(entry.get_ref())
+                .map_err(|reason| self.error(entry.span(), format!("{field}: {reason}")))?;
+            if repositories.contains(&repository) {
+                return Err(self.error(
+                    entry.span(),
+                    format!("{field}: \"{repository}\" is listed twice"),
+                ));
+            }
+            repositories.push(repository);
+        }
+        let branch = match raw.branch {
+            Some(branch) => {
+                check_branch(branch.get_ref()).map_err(|reason| {
+                    self.error(
+                        branch.span(),
+                        format!("github.branch: \"{}\" {reason}", branch.get_ref()),
+                    )
+                })?;
+                branch.into_inner()
+            }
+            None => "main".to_owned(),
+        };
+        Ok(GitHub {
+            repositories,
+            branch,
+        })
+    }
+
+    fn environment(
+        &self,
+        project: &str,
+        name: &Spanned<String>,
+        raw: RawEnvironment,
+    ) -> Result<Environment, ConfigError> {
+        let env_name = name.get_ref();
+        check_identifier(env_name).map_err(|rule| {
+            self.error(
+                name.span(),
+                format!("environments.{env_name}: environment name \"{env_name}\" {rule}"),
+            )
+        })?;
+        let field = |key: &str| format!("environments.{env_name}.{key}");
+
+        let region = raw.region;
+        if !is_region(region.get_ref()) {
+            return Err(self.error(
+                region.span(),
+                format!(
+                    "{}: \"{}\" is not an AWS region name (like \"eu-west-1\")",
+                    field("region"),
+                    region.get_ref()
+                ),
+            ));
+        }
+        let account_id = match raw.account_id {
+            Some(account) if !is_account_id(account.get_ref()) => {
+                return Err(self.error(
+                    account.span(),
+                    format!(
+                        "{}: \"{}\" must be 12 digits",
+                        field("account_id"),
+                        account.get_ref()
+                    ),
+                ));
+            }
+            account => account.map(Spanned::into_inner),
+        };
+        let endpoint = match raw.endpoint_url {
+            Some(url) => Some(Endpoint::parse(url.get_ref()).map_err(|reason| {
+                self.error(url.span(), format!("{}: {reason}", field("endpoint_url")))
+            })?),
+            None => None,
+        };
+
+        let names = Names::new(
+            project,
+            env_name,
+            account_id.as_deref().unwrap_or(PLACEHOLDER_ACCOUNT),
+        );
+        names.validate().map_err(|invalid| {
+            let shown = invalid.name.replace(PLACEHOLDER_ACCOUNT, "<account-id>");
+            self.error(
+                name.span(),
+                format!(
+                    "environments.{env_name}: project \"{project}\" and environment \"{env_name}\" give {} \"{shown}\", which is invalid: {} (shorten project.name or the environment name)",
+                    invalid.kind, invalid.rule
+                ),
+            )
+        })?;
+
+        Ok(Environment {
+            name: env_name.clone(),
+            region: region.into_inner(),
+            endpoint,
+            account_id,
+        })
+    }
+}
+
+fn embedded_local_environment() -> Environment {
+    Environment {
+        name: DEFAULT_ENVIRONMENT.to_owned(),
+        region: LOCAL_REGION.to_owned(),
+        endpoint: Endpoint::parse(LOCAL_ENDPOINT).ok(),
+        account_id: None,
+    }
+}
+
+/// Project and environment names: they become parts of bucket names, IAM roles and Kubernetes
+/// namespaces, so they follow the strictest of those rules.
+fn check_identifier(value: &str) -> Result<(), &'static str> {
+    let valid_characters = value
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let starts_with_letter = value.starts_with(|c: char| c.is_ascii_lowercase());
+    if value.is_empty() || !valid_characters || !starts_with_letter || value.ends_with('-') {
+        return Err(
+            "must be lowercase letters, digits and '-', start with a letter and end with a letter or digit",
+        );
+    }
+    Ok(())
+}
+
+/// `owner/repo` with GitHub's character rules; wildcards and full subjects are refused with the
+/// reason, since they would let other repositories assume the role.
+fn parse_repository(value: &str) -> Result<GitHubRepository, String> {
+    if value.contains('*') {
+        return Err(format!(
+            "\"{value}\" is a wildcard: name each repository exactly as \"owner/repo\" (a wildcard subject lets any matching repository assume the role)"
+        ));
+    }
+    if value.starts_with("repo:") {
+        return Err(format!(
+            "\"{value}\" is an OIDC subject: write \"owner/repo\" and set github.branch"
+        ));
+    }
+    let Some((owner, name)) = value.split_once('/') else {
+        return Err(format!("\"{value}\" must be \"owner/repo\""));
+    };
+    let owner_ok = (1..=39).contains(&owner.len())
+        && owner.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !owner.starts_with('-');
+    let name_ok = (1..=100).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name != "."
+        && name != "..";
+    if !owner_ok || !name_ok {
+        return Err(format!(
+            "\"{value}\" must be \"owner/repo\" (owner: letters, digits, '-'; repo: letters, digits, '-', '_', '.')"
+        ));
+    }
+    Ok(GitHubRepository {
+        owner: owner.to_owned(),
+        name: name.to_owned(),
+    })
+}
+
+/// git's ref-name rules (`git check-ref-format`) for one branch, wildcards refused.
+fn check_branch(value: &str) -> Result<(), &'static str> {
+    if value.contains('*') {
+        return Err("is a wildcard: name exactly one branch");
+    }
+    let forbidden = value
+        .chars()
+        .any(|c| c.is_ascii_control() || c.is_whitespace() || "~^:?[\\".contains(c));
+    let bad_shape = value.is_empty()
+        || value.starts_with(['/', '-', '.'])
+        || value.ends_with(['/', '.'])
+        || value.ends_with(".lock")
+        || value.contains("..")
+        || value.contains("//")
+        || value.contains("@{")
+        || value == "@";
+    if forbidden || bad_shape {
+        return Err("is not a valid git branch name");
+    }
+    Ok(())
+}
+
+/// `xx-name-N`, `xx-gov-name-N` and the like.
+fn is_region(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('-').collect();
+    let Some((number, rest)) = parts.split_last() else {
+        return false;
+    };
+    let number_ok =
+        !number.is_empty() && number.len() <= 2 && number.chars().all(|c| c.is_ascii_digit());
+    let words_ok = rest.len() >= 2
+        && rest
+            .iter()
+            .all(|word| !word.is_empty() && word.chars().all(|c| c.is_ascii_lowercase()))
+        && rest[0].len() == 2;
+    number_ok && words_ok
+}
+
+fn is_account_id(value: &str) -> bool {
+    value.len() == 12 && value.chars().all(|c| c.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: &str = r#"
+[project]
+name = "shopstack"
+
+[github]
+repositories = ["acme/infra-terraform", "acme/apps-sre"]
+branch = "main"
+
+[environments.dev]
+region = "eu-west-1"
+account_id = "111122223333"
+"#;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(Path::new("shopstack.toml"), text).map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn a_valid_file_loads_with_the_embedded_local_environment() {
+        let config = parse(VALID).expect("valid");
+        assert_eq!(config.project, "shopstack");
+        assert_eq!(
+            config.github.subjects(),
+            [
+                "repo:acme/infra-terraform:ref:refs/heads/main",
+                "repo:acme/apps-sre:ref:refs/heads/main"
+            ]
+        );
+        assert_eq!(config.codebuild_source.to_string(), "acme/infra-terraform");
+        let local = config.environment("local").expect("embedded");
+        assert_eq!(local.region, "us-east-1");
+        assert_eq!(
+            local.endpoint.as_ref().map(Endpoint::url),
+            Some("http://127.0.0.1:4566")
+        );
+        let dev = config.environment("dev").expect("declared");
+        assert_eq!(dev.account_id.as_deref(), Some("111122223333"));
+        assert_eq!(dev.endpoint, None);
+    }
+
+    #[test]
+    fn an_unknown_environment_lists_the_defined_ones() {
+        let config = parse(VALID).expect("valid");
+        assert_eq!(
+            config
+                .environment("prod")
+                .map(|_| ())
+                .map_err(|error| error.to_string()),
+            Err(
+                "shopstack.toml: environment \"prod\" is not defined (defined: dev, local)"
+                    .to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn regions_are_recognised_by_shape() {
+        for region in [
+            "us-east-1",
+            "eu-central-2",
+            "us-gov-west-1",
+            "ap-southeast-4",
+            "il-central-1",
+        ] {
+            assert!(is_region(region), "{region}");
+        }
+        for region in [
+            "eu-west",
+            "EU-WEST-1",
+            "europe-1",
+            "eu-west-123",
+            "eu--1",
+            "",
+        ] {
+            assert!(!is_region(region), "{region}");
+        }
+    }
+
+    #[test]
+    fn branches_follow_git_ref_rules() {
+        assert_eq!(check_branch("release/2026.11"), Ok(()));
+        for branch in ["", "a b", "feature..x", "x.lock", "-x", "a:b", "@{u}"] {
+            assert!(check_branch(branch).is_err(), "{branch}");
+        }
+    }
+}

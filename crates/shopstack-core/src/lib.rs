@@ -1,0 +1,19 @@
+//! Shared ground of the ShopStack crates: configuration, naming, AWS session, plans, exit codes.
+
+pub mod aws_rules;
+pub mod cli;
+pub mod config;
+pub mod endpoint;
+pub mod error_chain;
+pub mod exit;
+pub mod location;
+pub mod names;
+pub mod plan;
+pub mod secret;
+pub mod session;
+
+pub use config::{Config, ConfigError, Environment};
+pub use exit::Exit;
+pub use names::Names;
+pub use secret::SecretValue;
+pub use session::AwsSession;

@@ -1,0 +1,284 @@
+//! The plan: what a command would change, rendered like Terraform for people and as JSON.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+/// What happens to one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Created from nothing.
+    Create,
+    /// Changed in place.
+    Update,
+    /// Removed.
+    Delete,
+    /// Exists and already matches: adopted when ShopStack did not create it.
+    NoOp,
+}
+
+impl Action {
+    /// Terraform's symbol for the action.
+    pub fn symbol(self) -> char {
+        match self {
+            Self::Create => '+',
+            Self::Update => '~',
+            Self::Delete => '-',
+            Self::NoOp => ' ',
+        }
+    }
+}
+
+/// One attribute's change: `old` is `None` on create, `new` is `None` on delete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttributeChange {
+    /// Attribute name, e.g. `versioning`.
+    pub attribute: String,
+    /// Value now, as shown to people.
+    pub old: Option<String>,
+    /// Value after the change.
+    pub new: Option<String>,
+}
+
+impl AttributeChange {
+    /// An attribute changing from `old` to `new`.
+    pub fn update(attribute: &str, old: impl Into<String>, new: impl Into<String>) -> Self {
+        Self {
+            attribute: attribute.to_owned(),
+            old: Some(old.into()),
+            new: Some(new.into()),
+        }
+    }
+
+    /// An attribute set on a resource being created.
+    pub fn set(attribute: &str, new: impl Into<String>) -> Self {
+        Self {
+            attribute: attribute.to_owned(),
+            old: None,
+            new: Some(new.into()),
+        }
+    }
+}
+
+/// The change to one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResourceChange {
+    /// Stable address, e.g. `s3_bucket.state`.
+    pub address: String,
+    /// The resource's name or id in AWS.
+    pub id: String,
+    /// What happens.
+    pub action: Action,
+    /// Attribute changes, for create and update.
+    pub attributes: Vec<AttributeChange>,
+    /// Why, when it is not obvious (e.g. adopted, kept because shared).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Counts of changes, as Terraform's summary line shows them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Resources to create.
+    pub add: usize,
+    /// Resources to update in place.
+    pub change: usize,
+    /// Resources to delete.
+    pub destroy: usize,
+}
+
+/// A plan: resource changes in apply order, plus notes for the reader.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// Changes, one per resource, no-ops included.
+    pub changes: Vec<ResourceChange>,
+    /// Remarks, e.g. a control skipped on a local emulator and why.
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    /// The counts of creates, updates and deletes.
+    pub fn summary(&self) -> Summary {
+        let mut summary = Summary::default();
+        for change in &self.changes {
+            match change.action {
+                Action::Create => summary.add += 1,
+                Action::Update => summary.change += 1,
+                Action::Delete => summary.destroy += 1,
+                Action::NoOp => {}
+            }
+        }
+        summary
+    }
+
+    /// Whether applying would change anything.
+    pub fn has_changes(&self) -> bool {
+        self.changes
+            .iter()
+            .any(|change| change.action != Action::NoOp)
+    }
+
+    /// Terraform-style text: one block per changed resource, notes, then the summary line.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for change in self
+            .changes
+            .iter()
+            .filter(|change| change.action != Action::NoOp)
+        {
+            let _ = writeln!(
+                out,
+                "  {} {}  {}",
+                change.action.symbol(),
+                change.address,
+                change.id
+            );
+            if let Some(reason) = &change.reason {
+                let _ = writeln!(out, "      # {reason}");
+            }
+            let width = change
+                .attributes
+                .iter()
+                .map(|attribute| attribute.attribute.len())
+                .max()
+                .unwrap_or(0);
+            for attribute in &change.attributes {
+                let _ = match (&attribute.old, &attribute.new) {
+                    (Some(old), Some(new)) => {
+                        writeln!(out, "      ~ {:width$}  {old} → {new}", attribute.attribute)
+                    }
+                    (None, Some(new)) => {
+                        writeln!(out, "      + {:width$}  {new}", attribute.attribute)
+                    }
+                    (Some(old), None) => {
+                        writeln!(out, "      - {:width$}  {old}", attribute.attribute)
+                    }
+                    (None, None) => Ok(()),
+                };
+            }
+        }
+        if self.has_changes() {
+            out.push('\n');
+        }
+        for note in &self.notes {
+            let _ = writeln!(out, "Note: {note}");
+        }
+        let summary = self.summary();
+        if self.has_changes() {
+            let _ = writeln!(
+                out,
+                "Plan: {} to add, {} to change, {} to destroy.",
+                summary.add, summary.change, summary.destroy
+            );
+        } else {
+            out.push_str("No changes. The live resources match the configuration.\n");
+        }
+        out
+    }
+
+    /// The plan as JSON: `{"changes": [...], "notes": [...], "summary": {...}}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "changes": self.changes,
+            "notes": self.notes,
+            "summary": self.summary(),
+            "has_changes": self.has_changes(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Plan {
+        Plan {
+            changes: vec![
+                ResourceChange {
+                    address: "s3_bucket.state".into(),
+                    id: "shopstack-dev-tfstate-111122223333".into(),
+                    action: Action::Create,
+                    attributes: vec![
+                        AttributeChange::set("versioning", "Enabled"),
+                        AttributeChange::set("encryption", "aws:kms, bucket key"),
+                    ],
+                    reason: None,
+                },
+                ResourceChange {
+                    address: "ecr_repository.app".into(),
+                    id: "shopstack-dev".into(),
+                    action: Action::Update,
+                    attributes: vec![AttributeChange::update(
+                        "image_tag_mutability",
+                        "MUTABLE",
+                        "IMMUTABLE",
+                    )],
+                    reason: None,
+                },
+                ResourceChange {
+                    address: "dynamodb_table.lock".into(),
+                    id: "shopstack-dev-tflock".into(),
+                    action: Action::NoOp,
+                    attributes: vec![],
+                    reason: None,
+                },
+                ResourceChange {
+                    address: "iam_role.ci".into(),
+                    id: "shopstack-dev-github-actions".into(),
+                    action: Action::Delete,
+                    attributes: vec![],
+                    reason: Some("destroy requested".into()),
+                },
+            ],
+            notes: vec![
+                "the bucket policy requiring TLS is skipped on a plain-http endpoint".into(),
+            ],
+        }
+    }
+
+    #[test]
+    fn renders_like_terraform() {
+        let expected = [
+            "  + s3_bucket.state  shopstack-dev-tfstate-111122223333",
+            "      + versioning  Enabled",
+            "      + encryption  aws:kms, bucket key",
+            "  ~ ecr_repository.app  shopstack-dev",
+            "      ~ image_tag_mutability  MUTABLE → IMMUTABLE",
+            "  - iam_role.ci  shopstack-dev-github-actions",
+            "      # destroy requested",
+            "",
+            "Note: the bucket policy requiring TLS is skipped on a plain-http endpoint",
+            "Plan: 1 to add, 1 to change, 1 to destroy.",
+            "",
+        ];
+        assert_eq!(sample().render(), expected.join("\n"));
+    }
+
+    #[test]
+    fn an_empty_plan_says_no_changes() {
+        let plan = Plan {
+            changes: vec![sample().changes[2].clone()],
+            notes: vec![],
+        };
+        assert!(!plan.has_changes());
+        assert_eq!(
+            plan.render(),
+            "No changes. The live resources match the configuration.\n"
+        );
+    }
+
+    #[test]
+    fn json_carries_every_change_and_the_summary() {
+        let json = sample().to_json();
+        assert_eq!(
+            json["summary"],
+            serde_json::json!({"add": 1, "change": 1, "destroy": 1})
+        );
+        assert_eq!(json["has_changes"], true);
+        assert_eq!(json["changes"][1]["action"], "update");
+        assert_eq!(json["changes"][1]["attributes"][0]["old"], "MUTABLE");
+        assert_eq!(json["changes"][2]["action"], "no-op");
+        assert_eq!(json["changes"].as_array().map(Vec::len), Some(4));
+    }
+}

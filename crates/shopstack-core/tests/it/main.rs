@@ -1,0 +1,3 @@
+//! Integration tests of shopstack-core against the AWS emulator.
+
+mod session;

@@ -1,0 +1,21 @@
+//! Test support shared by the ShopStack crates: the emulator endpoint, unique names, probes.
+
+pub mod listener;
+pub mod project;
+
+pub use listener::ConnectionCounter;
+pub use project::{TestProject, unique_project_name};
+
+/// Environment variable through which `cargo xtask test` hands the tests its emulator.
+pub const EMULATOR_VARIABLE: &str = "SHOPSTACK_TEST_AWS_ENDPOINT";
+
+/// The AWS emulator the test run started. Tests that need AWS fail loudly without it rather than
+/// skip: run them with `cargo xtask test`.
+pub fn emulator_endpoint() -> String {
+    match std::env::var(EMULATOR_VARIABLE) {
+        Ok(endpoint) if !endpoint.is_empty() => endpoint,
+        _ => panic!(
+            "{EMULATOR_VARIABLE} is not set: run the tests with `cargo xtask test`, which starts the AWS emulator"
+        ),
+    }
+}

@@ -1,0 +1,163 @@
+//! `cargo xtask local-aws start|stop|status`: the emulator behind the `local` environment.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use xshell::{Shell, cmd};
+
+use crate::emulator::{self, Emulator};
+
+/// Endpoint of the `local` environment when `shopstack.toml` does not set one.
+const DEFAULT_LOCAL_ENDPOINT: &str = "http://127.0.0.1:4566";
+
+/// What to do with the local emulator.
+#[derive(Debug, Clone, Copy, clap::Subcommand)]
+pub enum Action {
+    /// Start it in the background unless something already answers.
+    Start,
+    /// Stop the emulator that `start` started.
+    Stop,
+    /// Say whether it answers (exit 0) or not (exit 1).
+    Status,
+}
+
+pub fn run(sh: &Shell, action: Action) -> anyhow::Result<ExitCode> {
+    let address = local_address()?;
+    match action {
+        Action::Start => {
+            let url = ensure_running(sh, address)?;
+            println!("local AWS emulator answering at {url}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Action::Stop => stop(sh, address),
+        Action::Status => Ok(status(address)),
+    }
+}
+
+/// Starts the local emulator when nothing answers at its address; returns its URL.
+pub fn ensure_running(sh: &Shell, address: SocketAddr) -> anyhow::Result<String> {
+    let url = format!("http://{address}");
+    if emulator::answers(address) {
+        return Ok(url);
+    }
+    emulator::ensure_installed(sh)?;
+    let log = crate::state_dir().join("local-aws.log");
+    let emulator = Emulator::start(address, &log, true)?;
+    std::fs::write(pid_file(), emulator.child.id().to_string())
+        .context("write the emulator's pid file")?;
+    eprintln!(
+        "started the local AWS emulator (pid {}, log {})",
+        emulator.child.id(),
+        log.display()
+    );
+    Ok(url)
+}
+
+fn stop(sh: &Shell, address: SocketAddr) -> anyhow::Result<ExitCode> {
+    let pid_file = pid_file();
+    let Ok(pid) = std::fs::read_to_string(&pid_file) else {
+        if emulator::answers(address) {
+            bail!(
+                "an emulator answers at {address} but was not started by `cargo xtask local-aws start`; stop it where it was started"
+            );
+        }
+        println!("local AWS emulator is not running");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let pid = pid.trim().to_owned();
+    // A pid file left by a crashed emulator may name a process that is gone: that is fine.
+    let _ = cmd!(sh, "kill -TERM {pid}").quiet().ignore_stderr().run();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while emulator::answers(address) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::fs::remove_file(&pid_file).context("remove the emulator's pid file")?;
+    if emulator::answers(address) {
+        bail!("the local AWS emulator (pid {pid}) still answers at {address} after SIGTERM");
+    }
+    println!("stopped the local AWS emulator (pid {pid})");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn status(address: SocketAddr) -> ExitCode {
+    let pid = std::fs::read_to_string(pid_file()).ok();
+    match (emulator::answers(address), pid) {
+        (true, Some(pid)) => println!("running at http://{address} (pid {})", pid.trim()),
+        (true, None) => println!("answering at http://{address} (not started by xtask)"),
+        (false, _) => {
+            println!(
+                "not running (expected at http://{address}; start it with `cargo xtask local-aws start`)"
+            );
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn pid_file() -> PathBuf {
+    crate::state_dir().join("local-aws.pid")
+}
+
+/// The loopback address of the `local` environment, from `shopstack.toml` when it sets one.
+pub fn local_address() -> anyhow::Result<SocketAddr> {
+    let path = crate::project_root().join("shopstack.toml");
+    let configured = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .and_then(|table| {
+            let local = table.get("environments")?.get("local")?;
+            local.get("endpoint_url")?.as_str().map(str::to_owned)
+        });
+    let url = configured.unwrap_or_else(|| DEFAULT_LOCAL_ENDPOINT.to_owned());
+    parse_loopback(&url).with_context(|| {
+        format!(
+            "environments.local.endpoint_url \"{url}\" in {}",
+            path.display()
+        )
+    })
+}
+
+fn parse_loopback(url: &str) -> anyhow::Result<SocketAddr> {
+    let authority = url
+        .strip_prefix("http://")
+        .context("the local emulator is served over plain http://")?
+        .trim_end_matches('/');
+    let (host, port) = authority.rsplit_once(':').unwrap_or((authority, "80"));
+    let port: u16 = port.parse().context("invalid port")?;
+    let ip = match host.trim_start_matches('[').trim_end_matches(']') {
+        "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        other => other
+            .parse::<IpAddr>()
+            .context("host must be a loopback address")?,
+    };
+    if !ip.is_loopback() {
+        bail!("host must be a loopback address");
+    }
+    Ok(SocketAddr::new(ip, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_endpoints_parse_to_loopback_addresses() {
+        assert_eq!(
+            parse_loopback("http://127.0.0.1:4566").ok(),
+            "127.0.0.1:4566".parse().ok()
+        );
+        assert_eq!(
+            parse_loopback("http://localhost:5000/").ok(),
+            "127.0.0.1:5000".parse().ok()
+        );
+        assert_eq!(
+            parse_loopback("http://[::1]:4566").ok(),
+            "[::1]:4566".parse().ok()
+        );
+        assert!(parse_loopback("http://192.0.2.1:4566").is_err());
+        assert!(parse_loopback("https://127.0.0.1:4566").is_err());
+    }
+}

@@ -1,0 +1,94 @@
+//! `cargo xtask`: the project's task runner, in place of the original platform's Makefiles.
+
+mod bootstrap;
+mod doctor;
+mod emulator;
+mod local_aws;
+mod test;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use xshell::Shell;
+
+/// Bootstrap, test and inspect the ShopStack platform.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask")]
+struct Xtask {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the whole bootstrap sequence: doctor, infra, backend config, cluster, apps.
+    Bootstrap(bootstrap::Args),
+    /// Create, validate and delete the cluster repeatedly, logging to repeat.log.
+    RepeatTest {
+        /// Number of runs.
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+    },
+    /// Start the AWS emulator, run the whole test suite against it, stop it.
+    Test(test::Args),
+    /// Check tools, versions, the docker engine, the AWS identity and the kube context.
+    Doctor(doctor::Args),
+    /// Benchmark against Terraform on the same resources.
+    Bench,
+    /// Run the end-to-end tests that need docker and kind.
+    E2e,
+    /// Start, stop or inspect the local AWS emulator of the `local` environment.
+    LocalAws {
+        #[command(subcommand)]
+        action: local_aws::Action,
+    },
+}
+
+fn main() -> ExitCode {
+    let xtask = match Xtask::try_parse() {
+        Ok(xtask) => xtask,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match run(xtask) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(xtask: Xtask) -> anyhow::Result<ExitCode> {
+    let sh = &Shell::new()?;
+    sh.change_dir(project_root());
+    match xtask.command {
+        Command::Bootstrap(args) => bootstrap::run(sh, &args),
+        Command::Test(args) => test::run(sh, &args),
+        Command::Doctor(args) => doctor::run(sh, &args),
+        Command::LocalAws { action } => local_aws::run(sh, action),
+        Command::RepeatTest { .. } => {
+            anyhow::bail!("`cargo xtask repeat-test` is not implemented yet")
+        }
+        Command::Bench => anyhow::bail!("`cargo xtask bench` is not implemented yet"),
+        Command::E2e => anyhow::bail!("`cargo xtask e2e` is not implemented yet"),
+    }
+}
+
+/// The workspace root, whatever directory cargo was started from.
+fn project_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
+}
+
+/// Where xtask keeps its pid files and logs.
+fn state_dir() -> PathBuf {
+    project_root().join("target").join("xtask")
+}
