@@ -1,11 +1,17 @@
 //! Command line of `infra-terraform`: flags, subcommands and their dispatch.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use shopstack_core::cli::GlobalArgs;
 use shopstack_core::{AwsSession, Exit};
+
+use crate::commands;
+use crate::context::Context;
+use crate::resource::DestroyOptions;
+use crate::secret_value;
 
 /// Provision and check the AWS foundation of a ShopStack environment, Terraform-compatible.
 #[derive(Debug, Parser)]
@@ -39,12 +45,19 @@ enum Command {
         /// Do not ask for confirmation.
         #[arg(long)]
         auto_approve: bool,
-        /// Also delete a state bucket that still holds objects.
+        /// Also delete a state bucket that still holds objects (every version of them).
         #[arg(long)]
         force_delete_state: bool,
+        /// Also delete an ECR repository that still holds images.
+        #[arg(long)]
+        force_delete_images: bool,
     },
-    /// List the environment's resources and whether they exist.
-    Status,
+    /// List the environment's resources: present, managed, drifted.
+    Status {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check the live resources against every security control.
     Audit {
         /// Print the findings as JSON.
@@ -100,7 +113,7 @@ impl Command {
             Self::Plan { .. } => "plan",
             Self::Apply { .. } => "apply",
             Self::Destroy { .. } => "destroy",
-            Self::Status => "status",
+            Self::Status { .. } => "status",
             Self::Audit { .. } => "audit",
             Self::Secret(SecretCommand::Put { .. }) => "secret put",
             Self::Locks => "locks",
@@ -114,13 +127,52 @@ impl Command {
 
 /// Runs one command line.
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
-    let (_config, environment) = cli.global.load()?;
-    match cli.command {
-        Command::Whoami { json } => {
-            let session =
-                AwsSession::connect(&environment, cli.global.endpoint_url.as_deref()).await?;
-            whoami(&session, json)
+    // The whole configuration, and any value read from a file, is checked before the first request.
+    let (config, environment) = cli.global.load()?;
+    if let Command::Locks
+    | Command::ForceUnlock { .. }
+    | Command::BackendConfig { .. }
+    | Command::ExportTerraform { .. } = cli.command
+    {
+        bail!(
+            "`infra-terraform {}` is not implemented yet",
+            cli.command.name()
+        );
+    }
+    let secret = match &cli.command {
+        Command::Secret(SecretCommand::Put { from_file }) => {
+            Some(secret_value::read_value(from_file)?)
         }
+        _ => None,
+    };
+    let session = AwsSession::connect(&environment, cli.global.endpoint_url.as_deref()).await?;
+    if let Command::Whoami { json } = cli.command {
+        return whoami(&session, json);
+    }
+    let context = Arc::new(Context::new(session, config));
+    match cli.command {
+        Command::Plan {
+            json,
+            detailed_exitcode,
+        } => commands::plan(&context, json, detailed_exitcode).await,
+        Command::Apply { auto_approve } => commands::apply(&context, auto_approve).await,
+        Command::Destroy {
+            auto_approve,
+            force_delete_state,
+            force_delete_images,
+        } => {
+            let options = DestroyOptions {
+                force_delete_state,
+                force_delete_images,
+            };
+            commands::destroy(&context, auto_approve, &options).await
+        }
+        Command::Status { json } => commands::status(&context, json).await,
+        Command::Audit { json } => commands::audit(&context, json).await,
+        Command::Secret(SecretCommand::Put { .. }) => match secret {
+            Some(value) => commands::secret_put(&context, &value).await,
+            None => bail!("no secret value was read"),
+        },
         command => bail!(
             "`infra-terraform {}` is not implemented yet",
             command.name()

@@ -1,6 +1,9 @@
 //! One-line rendering of an error and its causes, for SDK errors whose `Display` says too little.
 
 use std::error::Error;
+use std::fmt::Debug;
+
+use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 
 /// `outer: cause: root cause`, skipping causes whose text the previous one already contains.
 pub fn error_chain(error: &(dyn Error + 'static)) -> String {
@@ -14,6 +17,37 @@ pub fn error_chain(error: &(dyn Error + 'static)) -> String {
         current = error.source();
     }
     parts.join(": ").replace('\n', " ")
+}
+
+/// An AWS SDK error as one line: `Code: message` for a service error, the cause chain otherwise
+/// (timeouts, connection failures).
+pub fn aws_error_message<E, R>(error: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + Error + 'static,
+    R: Debug + 'static,
+{
+    match error {
+        SdkError::ServiceError(service) => {
+            let error = service.err();
+            match (error.code(), error.message()) {
+                (Some(code), Some(message)) => format!("{code}: {message}"),
+                (Some(code), None) => code.to_owned(),
+                _ => error_chain(error),
+            }
+        }
+        other => error_chain(other),
+    }
+}
+
+/// The error code AWS answered with, if the call reached AWS.
+pub fn aws_error_code<E, R>(error: &SdkError<E, R>) -> Option<&str>
+where
+    E: ProvideErrorMetadata,
+{
+    match error {
+        SdkError::ServiceError(service) => service.err().code(),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

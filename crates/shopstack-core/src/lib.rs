@@ -3,6 +3,7 @@
 pub mod aws_rules;
 pub mod cli;
 pub mod config;
+pub mod emulator_compat;
 pub mod endpoint;
 pub mod error_chain;
 pub mod exit;

@@ -16,6 +16,9 @@ pub enum Action {
     Delete,
     /// Exists and already matches: adopted when ShopStack did not create it.
     NoOp,
+    /// Exists, differs, and cannot be changed safely (not created by ShopStack, or the attribute
+    /// cannot change in place): apply refuses until a person resolves it.
+    Conflict,
 }
 
 impl Action {
@@ -26,6 +29,7 @@ impl Action {
             Self::Update => '~',
             Self::Delete => '-',
             Self::NoOp => ' ',
+            Self::Conflict => '!',
         }
     }
 }
@@ -86,6 +90,8 @@ pub struct Summary {
     pub change: usize,
     /// Resources to delete.
     pub destroy: usize,
+    /// Resources in conflict: apply refuses while there is one.
+    pub conflict: usize,
 }
 
 /// A plan: resource changes in apply order, plus notes for the reader.
@@ -106,27 +112,37 @@ impl Plan {
                 Action::Create => summary.add += 1,
                 Action::Update => summary.change += 1,
                 Action::Delete => summary.destroy += 1,
+                Action::Conflict => summary.conflict += 1,
                 Action::NoOp => {}
             }
         }
         summary
     }
 
-    /// Whether applying would change anything.
+    /// Whether applying would change anything (a conflict counts: the environment differs).
     pub fn has_changes(&self) -> bool {
         self.changes
             .iter()
             .any(|change| change.action != Action::NoOp)
     }
 
-    /// Terraform-style text: one block per changed resource, notes, then the summary line.
+    /// The resources in conflict.
+    pub fn conflicts(&self) -> impl Iterator<Item = &ResourceChange> {
+        self.changes
+            .iter()
+            .filter(|change| change.action == Action::Conflict)
+    }
+
+    /// Terraform-style text: one block per changed resource (and per unchanged one with a reason,
+    /// such as adopted or kept), notes, then the summary line.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        for change in self
+        let shown: Vec<&ResourceChange> = self
             .changes
             .iter()
-            .filter(|change| change.action != Action::NoOp)
-        {
+            .filter(|change| change.action != Action::NoOp || change.reason.is_some())
+            .collect();
+        for change in &shown {
             let _ = writeln!(
                 out,
                 "  {} {}  {}",
@@ -158,7 +174,7 @@ impl Plan {
                 };
             }
         }
-        if self.has_changes() {
+        if !shown.is_empty() {
             out.push('\n');
         }
         for note in &self.notes {
@@ -166,11 +182,15 @@ impl Plan {
         }
         let summary = self.summary();
         if self.has_changes() {
-            let _ = writeln!(
+            let _ = write!(
                 out,
-                "Plan: {} to add, {} to change, {} to destroy.",
+                "Plan: {} to add, {} to change, {} to destroy",
                 summary.add, summary.change, summary.destroy
             );
+            let _ = match summary.conflict {
+                0 => writeln!(out, "."),
+                count => writeln!(out, "; {count} in conflict."),
+            };
         } else {
             out.push_str("No changes. The live resources match the configuration.\n");
         }
@@ -256,6 +276,20 @@ mod tests {
     }
 
     #[test]
+    fn conflicts_are_marked_and_counted() {
+        let mut plan = sample();
+        plan.changes[1].action = Action::Conflict;
+        plan.changes[1].reason = Some("not created by shopstack and differs".into());
+        let text = plan.render();
+        assert!(text.contains("  ! ecr_repository.app  shopstack-dev\n      # not created by shopstack and differs\n"), "{text}");
+        assert!(
+            text.ends_with("Plan: 1 to add, 0 to change, 1 to destroy; 1 in conflict.\n"),
+            "{text}"
+        );
+        assert_eq!(plan.conflicts().count(), 1);
+    }
+
+    #[test]
     fn an_empty_plan_says_no_changes() {
         let plan = Plan {
             changes: vec![sample().changes[2].clone()],
@@ -273,7 +307,7 @@ mod tests {
         let json = sample().to_json();
         assert_eq!(
             json["summary"],
-            serde_json::json!({"add": 1, "change": 1, "destroy": 1})
+            serde_json::json!({"add": 1, "change": 1, "destroy": 1, "conflict": 0})
         );
         assert_eq!(json["has_changes"], true);
         assert_eq!(json["changes"][1]["action"], "update");

@@ -142,10 +142,16 @@ impl AwsSession {
 
     /// An S3 client; path-style addressing on a custom endpoint, which has no per-bucket DNS.
     pub fn s3(&self) -> aws_sdk_s3::Client {
-        let config = aws_sdk_s3::config::Builder::from(&self.sdk)
-            .force_path_style(self.endpoint.is_some())
-            .build();
-        aws_sdk_s3::Client::from_conf(config)
+        let mut config =
+            aws_sdk_s3::config::Builder::from(&self.sdk).force_path_style(self.endpoint.is_some());
+        if self
+            .endpoint
+            .as_ref()
+            .is_some_and(|(endpoint, _)| endpoint.is_loopback())
+        {
+            config = config.interceptor(crate::emulator_compat::VersioningResponseRoot);
+        }
+        aws_sdk_s3::Client::from_conf(config.build())
     }
 }
 

@@ -1,8 +1,10 @@
 //! Test support shared by the ShopStack crates: the emulator endpoint, unique names, probes.
 
+pub mod account;
 pub mod listener;
 pub mod project;
 
+pub use account::Account;
 pub use listener::ConnectionCounter;
 pub use project::{TestProject, unique_project_name};
 

@@ -1,16 +1,20 @@
 //! Integration tests of the `infra-terraform` binary, against the AWS emulator.
 
+mod apply;
 mod config_errors;
 mod identity;
+mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
-/// The binary, run in `dir` with no endpoint or environment inherited from the caller's shell.
+/// The binary, run in `dir` with no endpoint or environment inherited from the caller's shell,
+/// and no terminal on standard input.
 pub fn infra_terraform(dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_infra-terraform"));
     command
         .current_dir(dir)
+        .stdin(Stdio::null())
         .env_remove("AWS_ENDPOINT_URL")
         .env_remove("SHOPSTACK_ENV");
     command

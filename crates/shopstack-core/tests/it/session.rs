@@ -88,3 +88,49 @@ async fn s3_uses_path_style_addressing_on_a_custom_endpoint() {
     let body = object.body.collect().await.expect("read body").into_bytes();
     assert_eq!(&body[..], b"path-style");
 }
+
+#[tokio::test]
+async fn bucket_versioning_reads_back_from_the_emulator() {
+    let session = AwsSession::connect(&environment(""), None)
+        .await
+        .expect("session");
+    let s3 = session.s3();
+    let bucket = format!("{}-versioning", unique_project_name());
+    s3.create_bucket()
+        .bucket(&bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create bucket");
+    let before = s3
+        .get_bucket_versioning()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("read versioning");
+    assert_eq!(before.status(), None);
+    s3.put_bucket_versioning()
+        .bucket(&bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Suspended)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("suspend versioning");
+    let after = s3
+        .get_bucket_versioning()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("read versioning");
+    assert_eq!(
+        after.status(),
+        Some(&aws_sdk_s3::types::BucketVersioningStatus::Suspended)
+    );
+}

@@ -1,0 +1,365 @@
+//! IAM, bucket and lifecycle policy documents: the desired ones, canonical forms, and audits.
+
+use serde_json::{Value, json};
+use shopstack_core::names::{GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST};
+
+use crate::context::Context;
+
+/// Name of the inline policy on each role.
+pub const INLINE_POLICY: &str = "shopstack";
+
+/// A JSON document in canonical form (object keys sorted, no whitespace), so that documents
+/// that differ only in formatting compare equal. Text that is not JSON is returned as is.
+pub fn canonical(text: &str) -> String {
+    serde_json::from_str::<Value>(text).map_or_else(|_| text.to_owned(), |value| value.to_string())
+}
+
+/// Bucket policy refusing every request not made over TLS.
+pub fn tls_only_bucket_policy(bucket_arn: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [bucket_arn, format!("{bucket_arn}/*")],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+        }]
+    })
+}
+
+/// ECR lifecycle: untagged images expire after 14 days; only the newest 30 images are kept.
+pub fn ecr_lifecycle_policy() -> Value {
+    json!({
+        "rules": [
+            {
+                "rulePriority": 1,
+                "description": "Expire untagged images after 14 days",
+                "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 14},
+                "action": {"type": "expire"}
+            },
+            {
+                "rulePriority": 2,
+                "description": "Keep the last 30 images",
+                "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 30},
+                "action": {"type": "expire"}
+            }
+        ]
+    })
+}
+
+/// CodeBuild may assume its role only on behalf of its own project in this account.
+pub fn codebuild_trust_policy(context: &Context) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "codebuild.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": {
+                    "aws:SourceArn": context.codebuild_project_arn(),
+                    "aws:SourceAccount": context.account()
+                }
+            }
+        }]
+    })
+}
+
+/// ECR actions needed to push an image (and pull its layers).
+const ECR_PUSH_ACTIONS: [&str; 7] = [
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:CompleteLayerUpload",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:InitiateLayerUpload",
+    "ecr:PutImage",
+    "ecr:UploadLayerPart",
+];
+
+/// The CodeBuild role: push to its repository, write its own logs, read the app secret.
+pub fn codebuild_permissions(context: &Context) -> Value {
+    let log_group = context.codebuild_log_group_arn();
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "EcrLogin", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
+            {"Sid": "EcrPush", "Effect": "Allow", "Action": ECR_PUSH_ACTIONS, "Resource": context.ecr_repository_arn()},
+            {
+                "Sid": "Logs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": [log_group.clone(), format!("{log_group}:*")]
+            },
+            {
+                "Sid": "AppSecret",
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue"],
+                "Resource": context.app_secret_arn_pattern()
+            }
+        ]
+    })
+}
+
+/// GitHub Actions may assume the CI role only from the listed repositories, on the one branch.
+pub fn ci_trust_policy(context: &Context) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": context.oidc_provider_arn()},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {
+                    format!("{GITHUB_OIDC_HOST}:aud"): GITHUB_OIDC_AUDIENCE,
+                    format!("{GITHUB_OIDC_HOST}:sub"): context.config.github.subjects()
+                }
+            }
+        }]
+    })
+}
+
+/// The CI role: the state object and its lock, ECR push, and starting image builds.
+pub fn ci_permissions(context: &Context) -> Value {
+    let bucket = context.state_bucket_arn();
+    let state = format!("{bucket}/{}", context.names.state_key());
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "StateList", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": bucket},
+            {
+                "Sid": "StateObject",
+                "Effect": "Allow",
+                "Action": ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+                "Resource": [state.clone(), format!("{state}.tflock")]
+            },
+            {
+                "Sid": "StateLock",
+                "Effect": "Allow",
+                "Action": ["dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem"],
+                "Resource": context.lock_table_arn()
+            },
+            {"Sid": "EcrLogin", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
+            {"Sid": "EcrPush", "Effect": "Allow", "Action": ECR_PUSH_ACTIONS, "Resource": context.ecr_repository_arn()},
+            {
+                "Sid": "ImageBuild",
+                "Effect": "Allow",
+                "Action": ["codebuild:BatchGetBuilds", "codebuild:StartBuild"],
+                "Resource": context.codebuild_project_arn()
+            }
+        ]
+    })
+}
+
+/// Actions AWS only grants on `*`.
+const RESOURCE_STAR_ONLY: [&str; 1] = ["ecr:GetAuthorizationToken"];
+
+fn strings(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::String(text)) => vec![text.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn statements(document: &Value) -> Vec<&Value> {
+    match document.get("Statement") {
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(single @ Value::Object(_)) => vec![single],
+        _ => Vec::new(),
+    }
+}
+
+fn label(statement: &Value, index: usize) -> String {
+    statement.get("Sid").and_then(Value::as_str).map_or_else(
+        || format!("statement {index}"),
+        |sid| format!("statement {sid}"),
+    )
+}
+
+/// Least-privilege findings in a permissions policy: wildcard actions, `*` resources where the
+/// actions allow a narrower one.
+pub fn permission_findings(document: &Value) -> Vec<String> {
+    let mut findings = Vec::new();
+    for (index, statement) in statements(document).into_iter().enumerate() {
+        if statement.get("Effect").and_then(Value::as_str) != Some("Allow") {
+            continue;
+        }
+        let name = label(statement, index);
+        let actions = strings(statement.get("Action"));
+        for action in actions.iter().filter(|action| action.contains('*')) {
+            findings.push(format!("{name}: action \"{action}\" is a wildcard"));
+        }
+        if statement.get("NotAction").is_some() {
+            findings.push(format!(
+                "{name}: NotAction in an Allow grants everything else"
+            ));
+        }
+        let star_resource = strings(statement.get("Resource"))
+            .iter()
+            .any(|resource| resource == "*");
+        let star_only = actions
+            .iter()
+            .all(|action| RESOURCE_STAR_ONLY.contains(&action.as_str()));
+        if star_resource && !star_only {
+            findings.push(format!("{name}: Resource \"*\" for {}", actions.join(", ")));
+        }
+    }
+    findings
+}
+
+/// Findings in the CI role's trust policy: every Allow must pin the audience and exact subjects
+/// with `StringEquals`, with no wildcard and no `ForAllValues:` operator.
+pub fn ci_trust_findings(document: &Value) -> Vec<String> {
+    let audience_key = format!("{GITHUB_OIDC_HOST}:aud");
+    let subject_key = format!("{GITHUB_OIDC_HOST}:sub");
+    let mut findings = Vec::new();
+    for (index, statement) in statements(document).into_iter().enumerate() {
+        if statement.get("Effect").and_then(Value::as_str) != Some("Allow") {
+            continue;
+        }
+        let name = label(statement, index);
+        let conditions = statement.get("Condition").and_then(Value::as_object);
+        let Some(conditions) = conditions else {
+            findings.push(format!(
+                "{name}: no condition: any GitHub repository may assume the role"
+            ));
+            continue;
+        };
+        for operator in conditions.keys() {
+            if operator.starts_with("ForAllValues:") {
+                findings.push(format!(
+                    "{name}: {operator} in an Allow matches an empty set"
+                ));
+            }
+            if operator.contains("Like") {
+                findings.push(format!("{name}: {operator} allows wildcard subjects"));
+            }
+        }
+        let equals = conditions.get("StringEquals");
+        let audiences = strings(equals.and_then(|equals| equals.get(&audience_key)));
+        if audiences != [GITHUB_OIDC_AUDIENCE] {
+            findings.push(format!(
+                "{name}: {audience_key} is not pinned to {GITHUB_OIDC_AUDIENCE} with StringEquals"
+            ));
+        }
+        let subjects = strings(equals.and_then(|equals| equals.get(&subject_key)));
+        if subjects.is_empty() {
+            findings.push(format!(
+                "{name}: {subject_key} is not pinned with StringEquals"
+            ));
+        }
+        for subject in subjects
+            .iter()
+            .filter(|subject| subject.contains(['*', '?']))
+        {
+            findings.push(format!("{name}: subject \"{subject}\" is a wildcard"));
+        }
+    }
+    findings
+}
+
+/// Findings in the CodeBuild role's trust policy: only CodeBuild, only for its own project.
+pub fn codebuild_trust_findings(document: &Value, project_arn: &str) -> Vec<String> {
+    let mut findings = Vec::new();
+    for (index, statement) in statements(document).into_iter().enumerate() {
+        if statement.get("Effect").and_then(Value::as_str) != Some("Allow") {
+            continue;
+        }
+        let name = label(statement, index);
+        let services = strings(
+            statement
+                .get("Principal")
+                .and_then(|principal| principal.get("Service")),
+        );
+        if services != ["codebuild.amazonaws.com"] {
+            findings.push(format!(
+                "{name}: principal is not only codebuild.amazonaws.com"
+            ));
+        }
+        let source = statement
+            .get("Condition")
+            .and_then(|condition| condition.get("StringEquals"))
+            .and_then(|equals| equals.get("aws:SourceArn"));
+        if strings(source) != [project_arn] {
+            findings.push(format!(
+                "{name}: aws:SourceArn is not pinned to {project_arn}"
+            ));
+        }
+    }
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_ignores_formatting_and_key_order() {
+        assert_eq!(
+            canonical("{ \"b\": 1,\n \"a\": [2, 3] }"),
+            "{\"a\":[2,3],\"b\":1}"
+        );
+        assert_eq!(canonical("not json"), "not json");
+    }
+
+    #[test]
+    fn wildcard_actions_and_resources_are_findings() {
+        let document = json!({"Statement": [
+            {"Sid": "Bad", "Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+            {"Sid": "Login", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
+            {"Sid": "Deny", "Effect": "Deny", "Action": "*", "Resource": "*"}
+        ]});
+        assert_eq!(
+            permission_findings(&document),
+            [
+                "statement Bad: action \"s3:*\" is a wildcard",
+                "statement Bad: Resource \"*\" for s3:*"
+            ]
+        );
+    }
+
+    fn trust(condition: Value) -> Value {
+        json!({"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity", "Condition": condition}]})
+    }
+
+    #[test]
+    fn an_exact_ci_trust_has_no_findings() {
+        let document = trust(json!({"StringEquals": {
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:sub": ["repo:acme/infra:ref:refs/heads/main"]
+        }}));
+        assert_eq!(ci_trust_findings(&document), Vec::<String>::new());
+    }
+
+    #[test]
+    fn widened_ci_trust_is_reported() {
+        let document = trust(json!({
+            "StringLike": {"token.actions.githubusercontent.com:sub": "repo:acme/*"},
+            "ForAllValues:StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}
+        }));
+        assert_eq!(
+            ci_trust_findings(&document),
+            [
+                "statement 0: ForAllValues:StringEquals in an Allow matches an empty set",
+                "statement 0: StringLike allows wildcard subjects",
+                "statement 0: token.actions.githubusercontent.com:aud is not pinned to sts.amazonaws.com with StringEquals",
+                "statement 0: token.actions.githubusercontent.com:sub is not pinned with StringEquals"
+            ]
+        );
+    }
+
+    #[test]
+    fn codebuild_trust_must_name_its_project() {
+        let document = json!({"Statement": [{"Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+        assert_eq!(
+            codebuild_trust_findings(&document, "arn:aws:codebuild:eu-west-1:1:project/p"),
+            ["statement 0: aws:SourceArn is not pinned to arn:aws:codebuild:eu-west-1:1:project/p"]
+        );
+    }
+}

@@ -1,0 +1,175 @@
+//! The one trait every resource kind implements: read, diff (against `desired`), apply, destroy.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use shopstack_core::names::MANAGED_BY;
+use thiserror::Error;
+
+/// Attribute name → value as shown to people; the unit of diffing.
+pub type Attributes = BTreeMap<&'static str, String>;
+
+/// A resource as AWS reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Live {
+    /// Attribute values, named as in [`Resource::desired`].
+    pub attributes: Attributes,
+    /// Whether it carries `ManagedBy=shopstack`, i.e. ShopStack created it.
+    pub managed: bool,
+}
+
+/// Options of `destroy`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DestroyOptions {
+    /// Delete the state bucket even when it holds objects (every version).
+    pub force_delete_state: bool,
+    /// Delete the ECR repository even when it holds images.
+    pub force_delete_images: bool,
+}
+
+/// Errors of resource operations.
+#[derive(Debug, Error)]
+pub enum ResourceError {
+    /// An AWS call failed (after the SDK's retries).
+    #[error("{service} {operation} on {resource}: {message}")]
+    Aws {
+        /// e.g. `S3`.
+        service: &'static str,
+        /// e.g. `PutBucketVersioning`.
+        operation: &'static str,
+        /// The resource's name.
+        resource: String,
+        /// `Code: message`, or the transport error.
+        message: String,
+    },
+    /// AWS answered in a way the tool cannot use.
+    #[error("{resource}: {message}")]
+    Unexpected {
+        /// The resource's name.
+        resource: String,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+/// A kind of AWS resource ShopStack manages.
+#[async_trait]
+pub trait Resource: Send + Sync {
+    /// Stable address, e.g. `s3_bucket.state`.
+    fn address(&self) -> &'static str;
+    /// The resource's name (or identifier) in AWS.
+    fn id(&self) -> String;
+    /// Apply wave: lower waves are created first and destroyed last.
+    fn wave(&self) -> u8;
+    /// The attributes it must have.
+    fn desired(&self) -> Attributes;
+    /// Attributes AWS cannot change in place: a difference there is a conflict.
+    fn immutable(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Reads it from AWS; `None` when it does not exist.
+    async fn read(&self) -> Result<Option<Live>, ResourceError>;
+    /// Creates it with every desired attribute.
+    async fn create(&self) -> Result<(), ResourceError>;
+    /// Sets the given drifted attributes to their desired values.
+    async fn update(&self, attributes: &[&'static str]) -> Result<(), ResourceError>;
+    /// Why `destroy` must keep it, when it must (holds data, still shared).
+    async fn keep_reason(
+        &self,
+        _live: &Live,
+        _options: &DestroyOptions,
+    ) -> Result<Option<String>, ResourceError> {
+        Ok(None)
+    }
+    /// Deletes it.
+    async fn delete(&self, options: &DestroyOptions) -> Result<(), ResourceError>;
+    /// Findings beyond attribute drift, e.g. wildcards in a live policy.
+    fn audit(&self, _live: &Live) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// The `tags` attribute: our three tags as `Key=value, …`, sorted by key.
+pub fn tags_attribute<'a>(
+    tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ours: &[(&'static str, String)],
+) -> String {
+    let live: BTreeMap<&str, &str> = tags.into_iter().collect();
+    let mut shown: Vec<String> = ours
+        .iter()
+        .filter_map(|(key, _)| live.get(key).map(|value| format!("{key}={value}")))
+        .collect();
+    shown.sort();
+    if shown.is_empty() {
+        "(none)".to_owned()
+    } else {
+        shown.join(", ")
+    }
+}
+
+/// The desired `tags` attribute.
+pub fn desired_tags(ours: &[(&'static str, String)]) -> String {
+    tags_attribute(ours.iter().map(|(key, value)| (*key, value.as_str())), ours)
+}
+
+/// Whether live tags mark the resource as created by ShopStack.
+pub fn is_managed<'a>(mut tags: impl Iterator<Item = (&'a str, &'a str)>) -> bool {
+    tags.any(|(key, value)| key == "ManagedBy" && value == MANAGED_BY)
+}
+
+/// Maps an SDK error into [`ResourceError::Aws`].
+pub fn aws<E, R>(
+    service: &'static str,
+    operation: &'static str,
+    resource: &str,
+) -> impl FnOnce(aws_sdk_iam::error::SdkError<E, R>) -> ResourceError
+where
+    E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    let resource = resource.to_owned();
+    move |error| ResourceError::Aws {
+        service,
+        operation,
+        resource,
+        message: shopstack_core::error_chain::aws_error_message(&error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ours() -> Vec<(&'static str, String)> {
+        vec![
+            ("Project", "shop".to_owned()),
+            ("Environment", "dev".to_owned()),
+            ("ManagedBy", "shopstack".to_owned()),
+        ]
+    }
+
+    #[test]
+    fn tags_attribute_shows_only_our_keys_sorted() {
+        let live = [
+            ("Owner", "alice"),
+            ("Project", "shop"),
+            ("ManagedBy", "shopstack"),
+        ];
+        assert_eq!(
+            tags_attribute(live, &ours()),
+            "ManagedBy=shopstack, Project=shop"
+        );
+        assert_eq!(
+            desired_tags(&ours()),
+            "Environment=dev, ManagedBy=shopstack, Project=shop"
+        );
+        assert_eq!(tags_attribute([("Owner", "alice")], &ours()), "(none)");
+    }
+
+    #[test]
+    fn managed_means_the_managed_by_tag() {
+        assert!(is_managed([("ManagedBy", "shopstack")].into_iter()));
+        assert!(!is_managed([("ManagedBy", "terraform")].into_iter()));
+        assert!(!is_managed(std::iter::empty()));
+    }
+}

@@ -1,0 +1,328 @@
+//! The CodeBuild project that builds the application image and pushes it to ECR.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_codebuild::error::SdkError;
+use aws_sdk_codebuild::operation::create_project::CreateProjectError;
+use aws_sdk_codebuild::types::{
+    ArtifactsType, ComputeType, EnvironmentType, EnvironmentVariable, EnvironmentVariableType,
+    Project, ProjectArtifacts, ProjectEnvironment, ProjectSource, SourceType, Tag,
+};
+
+use crate::context::Context;
+use crate::resource::{
+    Attributes, DestroyOptions, Live, Resource, ResourceError, aws, desired_tags, is_managed,
+    tags_attribute,
+};
+
+/// The current standard Linux build image.
+pub const BUILD_IMAGE: &str = "aws/codebuild/standard:7.0";
+/// Environment variable holding the repository URI the image is pushed to.
+pub const IMAGE_REPO_URI: &str = "IMAGE_REPO_URI";
+/// How long to retry while IAM has not yet propagated a new role to CodeBuild.
+const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(60);
+const BUILD_TIMEOUT_MINUTES: i32 = 30;
+
+/// Logs in to ECR, builds the image tagged `IMAGE_TAG` (default: the commit) and pushes it.
+const BUILDSPEC: &str = r#"version: 0.2
+phases:
+  pre_build:
+    commands:
+      - aws ecr get-login-password --region "$AWS_REGION" | docker login --username AWS --password-stdin "${IMAGE_REPO_URI%%/*}"
+  build:
+    commands:
+      - docker build --tag "$IMAGE_REPO_URI:${IMAGE_TAG:-$CODEBUILD_RESOLVED_SOURCE_VERSION}" .
+  post_build:
+    commands:
+      - docker push "$IMAGE_REPO_URI:${IMAGE_TAG:-$CODEBUILD_RESOLVED_SOURCE_VERSION}"
+"#;
+
+/// The environment's image-build project.
+pub struct CodeBuildProject {
+    context: Arc<Context>,
+}
+
+impl CodeBuildProject {
+    /// The CodeBuild project of `context`'s environment.
+    pub fn new(context: Arc<Context>) -> Self {
+        Self { context }
+    }
+
+    fn name(&self) -> String {
+        self.context.names.codebuild_project()
+    }
+
+    fn unexpected(&self, message: impl Into<String>) -> ResourceError {
+        ResourceError::Unexpected {
+            resource: self.name(),
+            message: message.into(),
+        }
+    }
+
+    fn source_location(&self) -> String {
+        format!(
+            "https://github.com/{}.git",
+            self.context.config.codebuild_source
+        )
+    }
+
+    fn service_role(&self) -> String {
+        self.context.role_arn(&self.context.names.codebuild_role())
+    }
+
+    fn source(&self) -> Result<ProjectSource, ResourceError> {
+        ProjectSource::builder()
+            .r#type(SourceType::Github)
+            .location(self.source_location())
+            .buildspec(BUILDSPEC)
+            .build()
+            .map_err(|error| self.unexpected(error.to_string()))
+    }
+
+    fn environment(&self) -> Result<ProjectEnvironment, ResourceError> {
+        let variable = EnvironmentVariable::builder()
+            .name(IMAGE_REPO_URI)
+            .value(self.context.ecr_repository_uri())
+            .r#type(EnvironmentVariableType::Plaintext)
+            .build()
+            .map_err(|error| self.unexpected(error.to_string()))?;
+        ProjectEnvironment::builder()
+            .r#type(EnvironmentType::LinuxContainer)
+            .image(BUILD_IMAGE)
+            .compute_type(ComputeType::BuildGeneral1Small)
+            .privileged_mode(true)
+            .environment_variables(variable)
+            .build()
+            .map_err(|error| self.unexpected(error.to_string()))
+    }
+
+    fn artifacts(&self) -> Result<ProjectArtifacts, ResourceError> {
+        ProjectArtifacts::builder()
+            .r#type(ArtifactsType::NoArtifacts)
+            .build()
+            .map_err(|error| self.unexpected(error.to_string()))
+    }
+
+    fn tags(&self) -> Vec<Tag> {
+        self.context
+            .names
+            .tags()
+            .into_iter()
+            .map(|(key, value)| Tag::builder().key(key).value(value).build())
+            .collect()
+    }
+
+    fn environment_attribute(privileged: bool, image: &str, compute: &str, kind: &str) -> String {
+        let mode = if privileged {
+            "privileged"
+        } else {
+            "unprivileged"
+        };
+        format!("{kind} {image} {compute}, {mode}")
+    }
+
+    fn source_attribute(kind: &str, location: &str, buildspec: Option<&str>) -> String {
+        let buildspec = match buildspec {
+            Some(text) if text == BUILDSPEC => "shopstack buildspec",
+            Some(text) if !text.is_empty() => "custom buildspec",
+            _ => "buildspec from the repository",
+        };
+        format!("{kind} {location}, {buildspec}")
+    }
+
+    fn live_attributes(&self, project: &Project) -> Attributes {
+        let source = project.source().map_or_else(
+            || "none".to_owned(),
+            |source| {
+                Self::source_attribute(
+                    source.r#type().as_str(),
+                    source.location().unwrap_or_default(),
+                    source.buildspec(),
+                )
+            },
+        );
+        let environment = project.environment();
+        let environment_attribute = environment.map_or_else(
+            || "none".to_owned(),
+            |environment| {
+                Self::environment_attribute(
+                    environment.privileged_mode() == Some(true),
+                    environment.image(),
+                    environment.compute_type().as_str(),
+                    environment.r#type().as_str(),
+                )
+            },
+        );
+        let variables = environment.map_or_else(String::new, |environment| {
+            let mut variables: Vec<String> = environment
+                .environment_variables()
+                .iter()
+                .map(|variable| format!("{}={}", variable.name(), variable.value()))
+                .collect();
+            variables.sort();
+            variables.join(", ")
+        });
+        let pairs = || {
+            project
+                .tags()
+                .iter()
+                .filter_map(|tag| Some((tag.key()?, tag.value()?)))
+        };
+        Attributes::from([
+            ("source", source),
+            ("environment", environment_attribute),
+            ("environment_variables", variables),
+            (
+                "service_role",
+                project.service_role().unwrap_or("none").to_owned(),
+            ),
+            ("tags", tags_attribute(pairs(), &self.context.names.tags())),
+        ])
+    }
+}
+
+#[async_trait]
+impl Resource for CodeBuildProject {
+    fn address(&self) -> &'static str {
+        "codebuild_project.image_build"
+    }
+
+    fn id(&self) -> String {
+        self.name()
+    }
+
+    fn wave(&self) -> u8 {
+        2
+    }
+
+    fn desired(&self) -> Attributes {
+        Attributes::from([
+            (
+                "source",
+                Self::source_attribute("GITHUB", &self.source_location(), Some(BUILDSPEC)),
+            ),
+            (
+                "environment",
+                Self::environment_attribute(
+                    true,
+                    BUILD_IMAGE,
+                    ComputeType::BuildGeneral1Small.as_str(),
+                    EnvironmentType::LinuxContainer.as_str(),
+                ),
+            ),
+            (
+                "environment_variables",
+                format!("{IMAGE_REPO_URI}={}", self.context.ecr_repository_uri()),
+            ),
+            ("service_role", self.service_role()),
+            ("tags", desired_tags(&self.context.names.tags())),
+        ])
+    }
+
+    async fn read(&self) -> Result<Option<Live>, ResourceError> {
+        let name = self.name();
+        let output = self
+            .context
+            .codebuild
+            .batch_get_projects()
+            .names(&name)
+            .send()
+            .await
+            .map_err(aws("CodeBuild", "BatchGetProjects", &name))?;
+        let Some(project) = output
+            .projects()
+            .iter()
+            .find(|project| project.name() == Some(name.as_str()))
+        else {
+            return Ok(None);
+        };
+        let managed = is_managed(
+            project
+                .tags()
+                .iter()
+                .filter_map(|tag| Some((tag.key()?, tag.value()?))),
+        );
+        Ok(Some(Live {
+            attributes: self.live_attributes(project),
+            managed,
+        }))
+    }
+
+    async fn create(&self) -> Result<(), ResourceError> {
+        let name = self.name();
+        let started = std::time::Instant::now();
+        let mut delay = Duration::from_millis(500);
+        loop {
+            let created = self
+                .context
+                .codebuild
+                .create_project()
+                .name(&name)
+                .description(format!(
+                    "ShopStack {}: application image builds",
+                    self.context.names.environment()
+                ))
+                .source(self.source()?)
+                .artifacts(self.artifacts()?)
+                .environment(self.environment()?)
+                .service_role(self.service_role())
+                .timeout_in_minutes(BUILD_TIMEOUT_MINUTES)
+                .set_tags(Some(self.tags()))
+                .send()
+                .await;
+            match created {
+                Ok(_) => return Ok(()),
+                Err(SdkError::ServiceError(service))
+                    if matches!(
+                        service.err(),
+                        CreateProjectError::ResourceAlreadyExistsException(_)
+                    ) =>
+                {
+                    return Ok(());
+                }
+                // A role created moments ago may not be assumable by CodeBuild yet: IAM propagates.
+                Err(SdkError::ServiceError(service))
+                    if matches!(service.err(), CreateProjectError::InvalidInputException(_))
+                        && service.err().to_string().contains("sts:AssumeRole")
+                        && started.elapsed() < PROPAGATION_TIMEOUT =>
+                {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(8));
+                }
+                Err(error) => return Err(aws("CodeBuild", "CreateProject", &name)(error)),
+            }
+        }
+    }
+
+    async fn update(&self, _attributes: &[&'static str]) -> Result<(), ResourceError> {
+        // UpdateProject sets the whole definition at once, tags included.
+        let name = self.name();
+        self.context
+            .codebuild
+            .update_project()
+            .name(&name)
+            .source(self.source()?)
+            .artifacts(self.artifacts()?)
+            .environment(self.environment()?)
+            .service_role(self.service_role())
+            .set_tags(Some(self.tags()))
+            .send()
+            .await
+            .map_err(aws("CodeBuild", "UpdateProject", &name))?;
+        Ok(())
+    }
+
+    async fn delete(&self, _options: &DestroyOptions) -> Result<(), ResourceError> {
+        let name = self.name();
+        self.context
+            .codebuild
+            .delete_project()
+            .name(&name)
+            .send()
+            .await
+            .map_err(aws("CodeBuild", "DeleteProject", &name))?;
+        Ok(())
+    }
+}

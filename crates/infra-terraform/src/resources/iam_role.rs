@@ -1,0 +1,333 @@
+//! An IAM role with a trust policy and one inline permissions policy: the CodeBuild and CI roles.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_iam::error::SdkError;
+use aws_sdk_iam::operation::create_role::CreateRoleError;
+use aws_sdk_iam::operation::get_role::GetRoleError;
+use aws_sdk_iam::operation::get_role_policy::GetRolePolicyError;
+use aws_sdk_iam::types::Tag;
+use futures::future::try_join_all;
+use serde_json::Value;
+
+use crate::context::Context;
+use crate::policies::{
+    INLINE_POLICY, canonical, ci_trust_findings, codebuild_trust_findings, permission_findings,
+};
+use crate::resource::{
+    Attributes, DestroyOptions, Live, Resource, ResourceError, aws, desired_tags, is_managed,
+    tags_attribute,
+};
+
+/// How long to retry a role whose trust names a principal IAM has not propagated yet.
+const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Which role: they differ in policies and in what audit checks in their trust.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleKind {
+    /// Assumed by CodeBuild to build and push images.
+    CodeBuild,
+    /// Assumed by GitHub Actions through OIDC.
+    GitHubActions,
+}
+
+/// One of the environment's roles.
+pub struct IamRole {
+    context: Arc<Context>,
+    kind: RoleKind,
+}
+
+impl IamRole {
+    /// The role of `kind` in `context`'s environment.
+    pub fn new(context: Arc<Context>, kind: RoleKind) -> Self {
+        Self { context, kind }
+    }
+
+    fn name(&self) -> String {
+        match self.kind {
+            RoleKind::CodeBuild => self.context.names.codebuild_role(),
+            RoleKind::GitHubActions => self.context.names.ci_role(),
+        }
+    }
+
+    fn trust(&self) -> Value {
+        match self.kind {
+            RoleKind::CodeBuild => crate::policies::codebuild_trust_policy(&self.context),
+            RoleKind::GitHubActions => crate::policies::ci_trust_policy(&self.context),
+        }
+    }
+
+    fn permissions(&self) -> Value {
+        match self.kind {
+            RoleKind::CodeBuild => crate::policies::codebuild_permissions(&self.context),
+            RoleKind::GitHubActions => crate::policies::ci_permissions(&self.context),
+        }
+    }
+
+    fn description(&self) -> String {
+        let environment = self.context.names.environment();
+        match self.kind {
+            RoleKind::CodeBuild => format!("ShopStack {environment}: CodeBuild image builds"),
+            RoleKind::GitHubActions => {
+                format!("ShopStack {environment}: GitHub Actions through OIDC")
+            }
+        }
+    }
+
+    fn tags(&self) -> Result<Vec<Tag>, ResourceError> {
+        self.context
+            .names
+            .tags()
+            .into_iter()
+            .map(|(key, value)| {
+                Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build()
+                    .map_err(|error| ResourceError::Unexpected {
+                        resource: self.name(),
+                        message: error.to_string(),
+                    })
+            })
+            .collect()
+    }
+
+    async fn put(&self, attribute: &str) -> Result<(), ResourceError> {
+        let iam = &self.context.iam;
+        let name = self.name();
+        match attribute {
+            "trust_policy" => {
+                iam.update_assume_role_policy()
+                    .role_name(&name)
+                    .policy_document(self.trust().to_string())
+                    .send()
+                    .await
+                    .map_err(aws("IAM", "UpdateAssumeRolePolicy", &name))?;
+            }
+            "inline_policy" => {
+                iam.put_role_policy()
+                    .role_name(&name)
+                    .policy_name(INLINE_POLICY)
+                    .policy_document(self.permissions().to_string())
+                    .send()
+                    .await
+                    .map_err(aws("IAM", "PutRolePolicy", &name))?;
+            }
+            "tags" => {
+                iam.tag_role()
+                    .role_name(&name)
+                    .set_tags(Some(self.tags()?))
+                    .send()
+                    .await
+                    .map_err(aws("IAM", "TagRole", &name))?;
+            }
+            other => {
+                return Err(ResourceError::Unexpected {
+                    resource: name,
+                    message: format!("no way to set attribute {other}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn create_role(&self) -> Result<(), ResourceError> {
+        let name = self.name();
+        let started = std::time::Instant::now();
+        let mut delay = Duration::from_millis(500);
+        loop {
+            let created = self
+                .context
+                .iam
+                .create_role()
+                .role_name(&name)
+                .assume_role_policy_document(self.trust().to_string())
+                .description(self.description())
+                .set_tags(Some(self.tags()?))
+                .send()
+                .await;
+            match created {
+                Ok(_) => return Ok(()),
+                // Created meanwhile by a concurrent apply; its policies are set below all the same.
+                Err(SdkError::ServiceError(service))
+                    if matches!(
+                        service.err(),
+                        CreateRoleError::EntityAlreadyExistsException(_)
+                    ) =>
+                {
+                    return Ok(());
+                }
+                // A just-created OIDC provider may not be visible to IAM's policy check yet.
+                Err(SdkError::ServiceError(service))
+                    if matches!(
+                        service.err(),
+                        CreateRoleError::MalformedPolicyDocumentException(_)
+                    ) && started.elapsed() < PROPAGATION_TIMEOUT
+                        && self.kind == RoleKind::GitHubActions =>
+                {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(8));
+                }
+                Err(error) => return Err(aws("IAM", "CreateRole", &name)(error)),
+            }
+        }
+    }
+}
+
+/// Decodes a policy document as IAM returns it (URL-encoded JSON) into canonical JSON.
+fn decode_policy(document: &str) -> String {
+    let decoded = percent_encoding::percent_decode_str(document).decode_utf8_lossy();
+    canonical(&decoded)
+}
+
+#[async_trait]
+impl Resource for IamRole {
+    fn address(&self) -> &'static str {
+        match self.kind {
+            RoleKind::CodeBuild => "iam_role.codebuild",
+            RoleKind::GitHubActions => "iam_role.github_actions",
+        }
+    }
+
+    fn id(&self) -> String {
+        self.name()
+    }
+
+    fn wave(&self) -> u8 {
+        1
+    }
+
+    fn desired(&self) -> Attributes {
+        Attributes::from([
+            ("trust_policy", self.trust().to_string()),
+            ("inline_policy", self.permissions().to_string()),
+            ("tags", desired_tags(&self.context.names.tags())),
+        ])
+    }
+
+    async fn read(&self) -> Result<Option<Live>, ResourceError> {
+        let iam = &self.context.iam;
+        let name = self.name();
+        let role = iam.get_role().role_name(&name).send();
+        let policy = iam
+            .get_role_policy()
+            .role_name(&name)
+            .policy_name(INLINE_POLICY)
+            .send();
+        let (role, policy) = futures::join!(role, policy);
+        let role = match role {
+            Ok(output) => output.role,
+            Err(SdkError::ServiceError(service))
+                if matches!(service.err(), GetRoleError::NoSuchEntityException(_)) =>
+            {
+                return Ok(None);
+            }
+            Err(error) => return Err(aws("IAM", "GetRole", &name)(error)),
+        };
+        let Some(role) = role else {
+            return Ok(None);
+        };
+        let inline_policy = match policy {
+            Ok(output) => decode_policy(output.policy_document()),
+            Err(SdkError::ServiceError(service))
+                if matches!(service.err(), GetRolePolicyError::NoSuchEntityException(_)) =>
+            {
+                "none".to_owned()
+            }
+            Err(error) => return Err(aws("IAM", "GetRolePolicy", &name)(error)),
+        };
+        let pairs = || role.tags().iter().map(|tag| (tag.key(), tag.value()));
+        Ok(Some(Live {
+            attributes: Attributes::from([
+                (
+                    "trust_policy",
+                    role.assume_role_policy_document()
+                        .map_or_else(|| "none".to_owned(), decode_policy),
+                ),
+                ("inline_policy", inline_policy),
+                ("tags", tags_attribute(pairs(), &self.context.names.tags())),
+            ]),
+            managed: is_managed(pairs()),
+        }))
+    }
+
+    async fn create(&self) -> Result<(), ResourceError> {
+        self.create_role().await?;
+        self.put("inline_policy").await
+    }
+
+    async fn update(&self, attributes: &[&'static str]) -> Result<(), ResourceError> {
+        try_join_all(attributes.iter().map(|attribute| self.put(attribute))).await?;
+        Ok(())
+    }
+
+    async fn delete(&self, _options: &DestroyOptions) -> Result<(), ResourceError> {
+        let iam = &self.context.iam;
+        let name = self.name();
+        // IAM refuses to delete a role that still has policies: remove every one first.
+        let inline = iam
+            .list_role_policies()
+            .role_name(&name)
+            .send()
+            .await
+            .map_err(aws("IAM", "ListRolePolicies", &name))?;
+        for policy in inline.policy_names() {
+            iam.delete_role_policy()
+                .role_name(&name)
+                .policy_name(policy)
+                .send()
+                .await
+                .map_err(aws("IAM", "DeleteRolePolicy", &name))?;
+        }
+        let attached = iam
+            .list_attached_role_policies()
+            .role_name(&name)
+            .send()
+            .await
+            .map_err(aws("IAM", "ListAttachedRolePolicies", &name))?;
+        for policy in attached.attached_policies() {
+            if let Some(arn) = policy.policy_arn() {
+                iam.detach_role_policy()
+                    .role_name(&name)
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .map_err(aws("IAM", "DetachRolePolicy", &name))?;
+            }
+        }
+        iam.delete_role()
+            .role_name(&name)
+            .send()
+            .await
+            .map_err(aws("IAM", "DeleteRole", &name))?;
+        Ok(())
+    }
+
+    fn audit(&self, live: &Live) -> Vec<String> {
+        let parse = |attribute: &str| {
+            live.attributes
+                .get(attribute)
+                .and_then(|text| serde_json::from_str::<Value>(text).ok())
+                .unwrap_or(Value::Null)
+        };
+        let trust = parse("trust_policy");
+        let mut findings: Vec<String> = permission_findings(&parse("inline_policy"))
+            .into_iter()
+            .map(|finding| format!("inline policy {finding}"))
+            .collect();
+        let trust_findings = match self.kind {
+            RoleKind::CodeBuild => {
+                codebuild_trust_findings(&trust, &self.context.codebuild_project_arn())
+            }
+            RoleKind::GitHubActions => ci_trust_findings(&trust),
+        };
+        findings.extend(
+            trust_findings
+                .into_iter()
+                .map(|finding| format!("trust policy {finding}")),
+        );
+        findings
+    }
+}

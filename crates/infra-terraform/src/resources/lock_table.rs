@@ -1,0 +1,323 @@
+//! The DynamoDB lock table: `LockID` hash key, on-demand, KMS-encrypted, point-in-time recovery.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::create_table::CreateTableError;
+use aws_sdk_dynamodb::operation::describe_table::DescribeTableError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, PointInTimeRecoverySpecification,
+    ScalarAttributeType, SseSpecification, SseType, TableStatus, Tag,
+};
+use futures::future::try_join_all;
+
+use crate::context::Context;
+use crate::resource::{
+    Attributes, DestroyOptions, Live, Resource, ResourceError, aws, desired_tags, is_managed,
+    tags_attribute,
+};
+
+/// The hash key Terraform's S3 backend uses.
+pub const LOCK_KEY: &str = "LockID";
+const KEY_SCHEMA: &str = "LockID (S, HASH)";
+/// How long a new table may take to become ACTIVE.
+const ACTIVE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The lock table of the environment.
+pub struct LockTable {
+    context: Arc<Context>,
+}
+
+impl LockTable {
+    /// The lock table of `context`'s environment.
+    pub fn new(context: Arc<Context>) -> Self {
+        Self { context }
+    }
+
+    fn table(&self) -> String {
+        self.context.names.lock_table()
+    }
+
+    fn unexpected(&self, message: impl Into<String>) -> ResourceError {
+        ResourceError::Unexpected {
+            resource: self.table(),
+            message: message.into(),
+        }
+    }
+
+    async fn wait_until_active(&self) -> Result<(), ResourceError> {
+        let table = self.table();
+        let started = std::time::Instant::now();
+        let mut delay = Duration::from_millis(100);
+        loop {
+            let output = self
+                .context
+                .dynamodb
+                .describe_table()
+                .table_name(&table)
+                .send()
+                .await
+                .map_err(aws("DynamoDB", "DescribeTable", &table))?;
+            if output.table().and_then(|table| table.table_status()) == Some(&TableStatus::Active) {
+                return Ok(());
+            }
+            if started.elapsed() > ACTIVE_TIMEOUT {
+                return Err(
+                    self.unexpected(format!("not ACTIVE after {}s", ACTIVE_TIMEOUT.as_secs()))
+                );
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    fn tags(&self) -> Result<Vec<Tag>, ResourceError> {
+        self.context
+            .names
+            .tags()
+            .into_iter()
+            .map(|(key, value)| {
+                Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build()
+                    .map_err(|error| self.unexpected(error.to_string()))
+            })
+            .collect()
+    }
+
+    fn sse_specification() -> SseSpecification {
+        SseSpecification::builder()
+            .enabled(true)
+            .sse_type(SseType::Kms)
+            .build()
+    }
+
+    async fn put(&self, attribute: &str) -> Result<(), ResourceError> {
+        let dynamodb = &self.context.dynamodb;
+        let table = self.table();
+        match attribute {
+            "billing_mode" => {
+                dynamodb
+                    .update_table()
+                    .table_name(&table)
+                    .billing_mode(BillingMode::PayPerRequest)
+                    .send()
+                    .await
+                    .map_err(aws("DynamoDB", "UpdateTable", &table))?;
+            }
+            "encryption" => {
+                dynamodb
+                    .update_table()
+                    .table_name(&table)
+                    .sse_specification(Self::sse_specification())
+                    .send()
+                    .await
+                    .map_err(aws("DynamoDB", "UpdateTable", &table))?;
+            }
+            "point_in_time_recovery" => {
+                let specification = PointInTimeRecoverySpecification::builder()
+                    .point_in_time_recovery_enabled(true)
+                    .build()
+                    .map_err(|error| self.unexpected(error.to_string()))?;
+                dynamodb
+                    .update_continuous_backups()
+                    .table_name(&table)
+                    .point_in_time_recovery_specification(specification)
+                    .send()
+                    .await
+                    .map_err(aws("DynamoDB", "UpdateContinuousBackups", &table))?;
+            }
+            "tags" => {
+                dynamodb
+                    .tag_resource()
+                    .resource_arn(self.context.lock_table_arn())
+                    .set_tags(Some(self.tags()?))
+                    .send()
+                    .await
+                    .map_err(aws("DynamoDB", "TagResource", &table))?;
+            }
+            other => return Err(self.unexpected(format!("no way to set attribute {other}"))),
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Resource for LockTable {
+    fn address(&self) -> &'static str {
+        "dynamodb_table.lock"
+    }
+
+    fn id(&self) -> String {
+        self.table()
+    }
+
+    fn wave(&self) -> u8 {
+        0
+    }
+
+    fn desired(&self) -> Attributes {
+        Attributes::from([
+            ("key_schema", KEY_SCHEMA.to_owned()),
+            (
+                "billing_mode",
+                BillingMode::PayPerRequest.as_str().to_owned(),
+            ),
+            ("encryption", "KMS".to_owned()),
+            ("point_in_time_recovery", "ENABLED".to_owned()),
+            ("tags", desired_tags(&self.context.names.tags())),
+        ])
+    }
+
+    fn immutable(&self) -> &'static [&'static str] {
+        &["key_schema"]
+    }
+
+    async fn read(&self) -> Result<Option<Live>, ResourceError> {
+        let dynamodb = &self.context.dynamodb;
+        let table = self.table();
+        let describe = dynamodb.describe_table().table_name(&table).send();
+        let backups = dynamodb
+            .describe_continuous_backups()
+            .table_name(&table)
+            .send();
+        let tags = dynamodb
+            .list_tags_of_resource()
+            .resource_arn(self.context.lock_table_arn())
+            .send();
+        let (describe, backups, tags) = futures::join!(describe, backups, tags);
+        let description = match describe {
+            Ok(output) => output.table,
+            Err(SdkError::ServiceError(service))
+                if matches!(
+                    service.err(),
+                    DescribeTableError::ResourceNotFoundException(_)
+                ) =>
+            {
+                return Ok(None);
+            }
+            Err(error) => return Err(aws("DynamoDB", "DescribeTable", &table)(error)),
+        };
+        let Some(description) = description else {
+            return Ok(None);
+        };
+        let backups = backups.map_err(aws("DynamoDB", "DescribeContinuousBackups", &table))?;
+        let tags = tags.map_err(aws("DynamoDB", "ListTagsOfResource", &table))?;
+
+        let key_schema = description
+            .key_schema()
+            .iter()
+            .map(|key| {
+                let kind = description
+                    .attribute_definitions()
+                    .iter()
+                    .find(|definition| definition.attribute_name() == key.attribute_name())
+                    .map_or("?", |definition| definition.attribute_type().as_str());
+                format!(
+                    "{} ({kind}, {})",
+                    key.attribute_name(),
+                    key.key_type().as_str()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let billing_mode = description
+            .billing_mode_summary()
+            .and_then(|summary| summary.billing_mode())
+            .map_or("PROVISIONED", BillingMode::as_str)
+            .to_owned();
+        let encryption = description
+            .sse_description()
+            .filter(|sse| {
+                sse.status().is_some_and(|status| {
+                    matches!(status.as_str(), "ENABLED" | "ENABLING" | "UPDATING")
+                })
+            })
+            .and_then(|sse| sse.sse_type())
+            .map_or("AWS owned key", SseType::as_str)
+            .to_owned();
+        let point_in_time_recovery = backups
+            .continuous_backups_description()
+            .and_then(|description| description.point_in_time_recovery_description())
+            .and_then(|recovery| recovery.point_in_time_recovery_status())
+            .map_or("DISABLED", |status| status.as_str())
+            .to_owned();
+        let pairs = || tags.tags().iter().map(|tag| (tag.key(), tag.value()));
+        Ok(Some(Live {
+            attributes: Attributes::from([
+                ("key_schema", key_schema),
+                ("billing_mode", billing_mode),
+                ("encryption", encryption),
+                ("point_in_time_recovery", point_in_time_recovery),
+                ("tags", tags_attribute(pairs(), &self.context.names.tags())),
+            ]),
+            managed: is_managed(pairs()),
+        }))
+    }
+
+    async fn create(&self) -> Result<(), ResourceError> {
+        let table = self.table();
+        let definition = AttributeDefinition::builder()
+            .attribute_name(LOCK_KEY)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(|error| self.unexpected(error.to_string()))?;
+        let key = KeySchemaElement::builder()
+            .attribute_name(LOCK_KEY)
+            .key_type(KeyType::Hash)
+            .build()
+            .map_err(|error| self.unexpected(error.to_string()))?;
+        let created = self
+            .context
+            .dynamodb
+            .create_table()
+            .table_name(&table)
+            .attribute_definitions(definition)
+            .key_schema(key)
+            .billing_mode(BillingMode::PayPerRequest)
+            .sse_specification(Self::sse_specification())
+            .set_tags(Some(self.tags()?))
+            .send()
+            .await;
+        match created {
+            Ok(_) => {}
+            // Another process is creating it: wait for it like for our own.
+            Err(SdkError::ServiceError(service))
+                if matches!(service.err(), CreateTableError::ResourceInUseException(_)) => {}
+            Err(error) => return Err(aws("DynamoDB", "CreateTable", &table)(error)),
+        }
+        self.wait_until_active().await?;
+        self.put("point_in_time_recovery").await
+    }
+
+    async fn update(&self, attributes: &[&'static str]) -> Result<(), ResourceError> {
+        // UpdateTable allows one change at a time: billing mode and encryption go in turn.
+        for attribute in attributes
+            .iter()
+            .filter(|attribute| matches!(**attribute, "billing_mode" | "encryption"))
+        {
+            self.put(attribute).await?;
+            self.wait_until_active().await?;
+        }
+        let rest = attributes
+            .iter()
+            .filter(|attribute| !matches!(**attribute, "billing_mode" | "encryption"));
+        try_join_all(rest.map(|attribute| self.put(attribute))).await?;
+        Ok(())
+    }
+
+    async fn delete(&self, _options: &DestroyOptions) -> Result<(), ResourceError> {
+        let table = self.table();
+        self.context
+            .dynamodb
+            .delete_table()
+            .table_name(&table)
+            .send()
+            .await
+            .map_err(aws("DynamoDB", "DeleteTable", &table))?;
+        Ok(())
+    }
+}

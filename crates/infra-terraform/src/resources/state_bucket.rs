@@ -1,0 +1,651 @@
+//! The Terraform state bucket: versioned, KMS-encrypted, private, TLS-only, lock versions expiring.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::types::{
+    BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
+    CreateBucketConfiguration, Delete, ExpirationStatus, LifecycleExpiration, LifecycleRule,
+    LifecycleRuleFilter, NoncurrentVersionExpiration, ObjectIdentifier, ObjectOwnership,
+    OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    Tag, Tagging, VersioningConfiguration,
+};
+use futures::future::try_join_all;
+use shopstack_core::error_chain::aws_error_code;
+
+use crate::context::Context;
+use crate::policies::{canonical, tls_only_bucket_policy};
+use crate::resource::{
+    Attributes, DestroyOptions, Live, Resource, ResourceError, aws, desired_tags, is_managed,
+    tags_attribute,
+};
+
+/// Days a replaced or deleted lock file version is kept.
+const NONCURRENT_LOCK_DAYS: i32 = 1;
+/// The four public-access blocks, as the attribute shows them when all are on.
+const ALL_PUBLIC_ACCESS_BLOCKED: &str =
+    "BlockPublicAcls, BlockPublicPolicy, IgnorePublicAcls, RestrictPublicBuckets";
+const KMS_WITH_BUCKET_KEY: &str = "aws:kms, bucket key";
+
+/// The state bucket of the environment.
+pub struct StateBucket {
+    context: Arc<Context>,
+}
+
+impl StateBucket {
+    /// The state bucket of `context`'s environment.
+    pub fn new(context: Arc<Context>) -> Self {
+        Self { context }
+    }
+
+    fn bucket(&self) -> String {
+        self.context.names.state_bucket()
+    }
+
+    /// Keys of lock files whose old versions expire: Terraform's and the tool's own.
+    fn lock_keys(&self) -> [String; 2] {
+        let names = &self.context.names;
+        [
+            format!("{}.tflock", names.state_key()),
+            format!("{}.tflock", names.infra_lock_path()),
+        ]
+    }
+
+    fn lifecycle_description(prefixes: impl IntoIterator<Item = String>) -> String {
+        let mut rules: Vec<String> = prefixes
+            .into_iter()
+            .map(|prefix| {
+                format!("{prefix}: noncurrent versions expire after {NONCURRENT_LOCK_DAYS} day")
+            })
+            .collect();
+        rules.sort();
+        rules.join("; ")
+    }
+
+    fn unexpected(&self, message: impl Into<String>) -> ResourceError {
+        ResourceError::Unexpected {
+            resource: self.bucket(),
+            message: message.into(),
+        }
+    }
+
+    /// Turns a read error into: bucket missing (`Ok(None)`), setting absent (`Ok(Some("none"))`),
+    /// or a failure.
+    fn classify<E, R>(
+        &self,
+        operation: &'static str,
+        absent_code: &str,
+        error: SdkError<E, R>,
+    ) -> Result<Option<String>, ResourceError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        match aws_error_code(&error) {
+            Some("NoSuchBucket") => Ok(None),
+            Some(code) if code == absent_code => Ok(Some("none".to_owned())),
+            _ => Err(aws("S3", operation, &self.bucket())(error)),
+        }
+    }
+
+    async fn read_versioning(&self) -> Result<Option<String>, ResourceError> {
+        match self
+            .context
+            .s3
+            .get_bucket_versioning()
+            .bucket(self.bucket())
+            .send()
+            .await
+        {
+            Ok(output) => Ok(Some(
+                output
+                    .status()
+                    .map_or("Disabled", BucketVersioningStatus::as_str)
+                    .to_owned(),
+            )),
+            Err(error) => self.classify("GetBucketVersioning", "", error),
+        }
+    }
+
+    async fn read_encryption(&self) -> Result<Option<String>, ResourceError> {
+        match self
+            .context
+            .s3
+            .get_bucket_encryption()
+            .bucket(self.bucket())
+            .send()
+            .await
+        {
+            Ok(output) => {
+                let rule = output
+                    .server_side_encryption_configuration()
+                    .and_then(|configuration| configuration.rules().first());
+                let algorithm = rule
+                    .and_then(ServerSideEncryptionRule::apply_server_side_encryption_by_default)
+                    .map_or("none", |default| default.sse_algorithm().as_str());
+                let bucket_key =
+                    rule.and_then(ServerSideEncryptionRule::bucket_key_enabled) == Some(true);
+                Ok(Some(if bucket_key {
+                    format!("{algorithm}, bucket key")
+                } else {
+                    algorithm.to_owned()
+                }))
+            }
+            Err(error) => self.classify(
+                "GetBucketEncryption",
+                "ServerSideEncryptionConfigurationNotFoundError",
+                error,
+            ),
+        }
+    }
+
+    async fn read_public_access_block(&self) -> Result<Option<String>, ResourceError> {
+        match self
+            .context
+            .s3
+            .get_public_access_block()
+            .bucket(self.bucket())
+            .send()
+            .await
+        {
+            Ok(output) => {
+                let blocks = output.public_access_block_configuration();
+                let flag = |get: fn(&PublicAccessBlockConfiguration) -> Option<bool>| {
+                    blocks.and_then(get) == Some(true)
+                };
+                let on: Vec<&str> = [
+                    (
+                        "BlockPublicAcls",
+                        flag(PublicAccessBlockConfiguration::block_public_acls),
+                    ),
+                    (
+                        "BlockPublicPolicy",
+                        flag(PublicAccessBlockConfiguration::block_public_policy),
+                    ),
+                    (
+                        "IgnorePublicAcls",
+                        flag(PublicAccessBlockConfiguration::ignore_public_acls),
+                    ),
+                    (
+                        "RestrictPublicBuckets",
+                        flag(PublicAccessBlockConfiguration::restrict_public_buckets),
+                    ),
+                ]
+                .into_iter()
+                .filter_map(|(name, on)| on.then_some(name))
+                .collect();
+                Ok(Some(if on.is_empty() {
+                    "none".to_owned()
+                } else {
+                    on.join(", ")
+                }))
+            }
+            Err(error) => self.classify(
+                "GetPublicAccessBlock",
+                "NoSuchPublicAccessBlockConfiguration",
+                error,
+            ),
+        }
+    }
+
+    async fn read_ownership(&self) -> Result<Option<String>, ResourceError> {
+        match self
+            .context
+            .s3
+            .get_bucket_ownership_controls()
+            .bucket(self.bucket())
+            .send()
+            .await
+        {
+            Ok(output) => Ok(Some(
+                output
+                    .ownership_controls()
+                    .and_then(|controls| controls.rules().first())
+                    .map_or("none", |rule| rule.object_ownership().as_str())
+                    .to_owned(),
+            )),
+            Err(error) => self.classify(
+                "GetBucketOwnershipControls",
+                "OwnershipControlsNotFoundError",
+                error,
+            ),
+        }
+    }
+
+    async fn read_policy(&self) -> Result<Option<String>, ResourceError> {
+        match self
+            .context
+            .s3
+            .get_bucket_policy()
+            .bucket(self.bucket())
+            .send()
+            .await
+        {
+            Ok(output) => Ok(Some(
+                output.policy().map_or_else(|| "none".to_owned(), canonical),
+            )),
+            Err(error) => self.classify("GetBucketPolicy", "NoSuchBucketPolicy", error),
+        }
+    }
+
+    async fn read_lifecycle(&self) -> Result<Option<String>, ResourceError> {
+        match self
+            .context
+            .s3
+            .get_bucket_lifecycle_configuration()
+            .bucket(self.bucket())
+            .send()
+            .await
+        {
+            Ok(output) => {
+                let prefixes = output.rules().iter().filter(|rule| {
+                    rule.status() == &ExpirationStatus::Enabled
+                        && rule
+                            .noncurrent_version_expiration()
+                            .and_then(NoncurrentVersionExpiration::noncurrent_days)
+                            == Some(NONCURRENT_LOCK_DAYS)
+                });
+                let prefixes = prefixes.filter_map(|rule| {
+                    rule.filter()
+                        .and_then(LifecycleRuleFilter::prefix)
+                        .map(str::to_owned)
+                });
+                let description = Self::lifecycle_description(prefixes);
+                Ok(Some(if description.is_empty() {
+                    "none".to_owned()
+                } else {
+                    description
+                }))
+            }
+            Err(error) => self.classify(
+                "GetBucketLifecycleConfiguration",
+                "NoSuchLifecycleConfiguration",
+                error,
+            ),
+        }
+    }
+
+    async fn read_tags(&self) -> Result<Option<(String, bool)>, ResourceError> {
+        match self
+            .context
+            .s3
+            .get_bucket_tagging()
+            .bucket(self.bucket())
+            .send()
+            .await
+        {
+            Ok(output) => {
+                let pairs = || output.tag_set().iter().map(|tag| (tag.key(), tag.value()));
+                Ok(Some((
+                    tags_attribute(pairs(), &self.context.names.tags()),
+                    is_managed(pairs()),
+                )))
+            }
+            Err(error) => Ok(self
+                .classify("GetBucketTagging", "NoSuchTagSet", error)?
+                .map(|none| (none, false))),
+        }
+    }
+
+    async fn put(&self, attribute: &str) -> Result<(), ResourceError> {
+        let s3 = &self.context.s3;
+        let bucket = self.bucket();
+        match attribute {
+            "versioning" => {
+                let configuration = VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Enabled)
+                    .build();
+                s3.put_bucket_versioning()
+                    .bucket(&bucket)
+                    .versioning_configuration(configuration)
+                    .send()
+                    .await
+                    .map_err(aws("S3", "PutBucketVersioning", &bucket))?;
+            }
+            "encryption" => {
+                let by_default = ServerSideEncryptionByDefault::builder()
+                    .sse_algorithm(ServerSideEncryption::AwsKms)
+                    .build()
+                    .map_err(|error| self.unexpected(error.to_string()))?;
+                let rule = ServerSideEncryptionRule::builder()
+                    .apply_server_side_encryption_by_default(by_default)
+                    .bucket_key_enabled(true)
+                    .build();
+                let configuration = ServerSideEncryptionConfiguration::builder()
+                    .rules(rule)
+                    .build()
+                    .map_err(|error| self.unexpected(error.to_string()))?;
+                s3.put_bucket_encryption()
+                    .bucket(&bucket)
+                    .server_side_encryption_configuration(configuration)
+                    .send()
+                    .await
+                    .map_err(aws("S3", "PutBucketEncryption", &bucket))?;
+            }
+            "public_access_block" => {
+                let configuration = PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(true)
+                    .block_public_policy(true)
+                    .ignore_public_acls(true)
+                    .restrict_public_buckets(true)
+                    .build();
+                s3.put_public_access_block()
+                    .bucket(&bucket)
+                    .public_access_block_configuration(configuration)
+                    .send()
+                    .await
+                    .map_err(aws("S3", "PutPublicAccessBlock", &bucket))?;
+            }
+            "object_ownership" => {
+                let rule = OwnershipControlsRule::builder()
+                    .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+                    .build()
+                    .map_err(|error| self.unexpected(error.to_string()))?;
+                let controls = OwnershipControls::builder()
+                    .rules(rule)
+                    .build()
+                    .map_err(|error| self.unexpected(error.to_string()))?;
+                s3.put_bucket_ownership_controls()
+                    .bucket(&bucket)
+                    .ownership_controls(controls)
+                    .send()
+                    .await
+                    .map_err(aws("S3", "PutBucketOwnershipControls", &bucket))?;
+            }
+            "tls_policy" => {
+                let policy = tls_only_bucket_policy(&self.context.state_bucket_arn()).to_string();
+                s3.put_bucket_policy()
+                    .bucket(&bucket)
+                    .policy(policy)
+                    .send()
+                    .await
+                    .map_err(aws("S3", "PutBucketPolicy", &bucket))?;
+            }
+            "lifecycle" => {
+                let mut configuration = BucketLifecycleConfiguration::builder();
+                for (index, key) in self.lock_keys().into_iter().enumerate() {
+                    let rule = LifecycleRule::builder()
+                        .id(format!("expire-noncurrent-lock-versions-{index}"))
+                        .filter(LifecycleRuleFilter::builder().prefix(key).build())
+                        .status(ExpirationStatus::Enabled)
+                        .noncurrent_version_expiration(
+                            NoncurrentVersionExpiration::builder()
+                                .noncurrent_days(NONCURRENT_LOCK_DAYS)
+                                .build(),
+                        )
+                        .expiration(
+                            LifecycleExpiration::builder()
+                                .expired_object_delete_marker(true)
+                                .build(),
+                        )
+                        .build()
+                        .map_err(|error| self.unexpected(error.to_string()))?;
+                    configuration = configuration.rules(rule);
+                }
+                let configuration = configuration
+                    .build()
+                    .map_err(|error| self.unexpected(error.to_string()))?;
+                s3.put_bucket_lifecycle_configuration()
+                    .bucket(&bucket)
+                    .lifecycle_configuration(configuration)
+                    .send()
+                    .await
+                    .map_err(aws("S3", "PutBucketLifecycleConfiguration", &bucket))?;
+            }
+            "tags" => {
+                let mut tagging = Tagging::builder();
+                for (key, value) in self.context.names.tags() {
+                    let tag = Tag::builder()
+                        .key(key)
+                        .value(value)
+                        .build()
+                        .map_err(|error| self.unexpected(error.to_string()))?;
+                    tagging = tagging.tag_set(tag);
+                }
+                let tagging = tagging
+                    .build()
+                    .map_err(|error| self.unexpected(error.to_string()))?;
+                s3.put_bucket_tagging()
+                    .bucket(&bucket)
+                    .tagging(tagging)
+                    .send()
+                    .await
+                    .map_err(aws("S3", "PutBucketTagging", &bucket))?;
+            }
+            other => return Err(self.unexpected(format!("no way to set attribute {other}"))),
+        }
+        Ok(())
+    }
+
+    /// Every version and delete marker in the bucket, as delete requests.
+    async fn all_versions(&self) -> Result<Vec<ObjectIdentifier>, ResourceError> {
+        let bucket = self.bucket();
+        let mut identifiers = Vec::new();
+        let (mut key_marker, mut version_marker) = (None, None);
+        loop {
+            let page = self
+                .context
+                .s3
+                .list_object_versions()
+                .bucket(&bucket)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(aws("S3", "ListObjectVersions", &bucket))?;
+            let versions = page
+                .versions()
+                .iter()
+                .map(|version| (version.key(), version.version_id()));
+            let markers = page
+                .delete_markers()
+                .iter()
+                .map(|marker| (marker.key(), marker.version_id()));
+            for (key, version) in versions.chain(markers) {
+                let Some(key) = key else { continue };
+                let identifier = ObjectIdentifier::builder()
+                    .key(key)
+                    .set_version_id(version.map(str::to_owned))
+                    .build()
+                    .map_err(|error| self.unexpected(error.to_string()))?;
+                identifiers.push(identifier);
+            }
+            if page.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = page.next_key_marker().map(str::to_owned);
+            version_marker = page.next_version_id_marker().map(str::to_owned);
+        }
+        Ok(identifiers)
+    }
+}
+
+#[async_trait]
+impl Resource for StateBucket {
+    fn address(&self) -> &'static str {
+        "s3_bucket.state"
+    }
+
+    fn id(&self) -> String {
+        self.bucket()
+    }
+
+    fn wave(&self) -> u8 {
+        0
+    }
+
+    fn desired(&self) -> Attributes {
+        let mut attributes = Attributes::from([
+            ("versioning", "Enabled".to_owned()),
+            ("encryption", KMS_WITH_BUCKET_KEY.to_owned()),
+            ("public_access_block", ALL_PUBLIC_ACCESS_BLOCKED.to_owned()),
+            (
+                "object_ownership",
+                ObjectOwnership::BucketOwnerEnforced.as_str().to_owned(),
+            ),
+            ("lifecycle", Self::lifecycle_description(self.lock_keys())),
+            ("tags", desired_tags(&self.context.names.tags())),
+        ]);
+        if !self.context.plain_http() {
+            let policy = tls_only_bucket_policy(&self.context.state_bucket_arn());
+            attributes.insert("tls_policy", policy.to_string());
+        }
+        attributes
+    }
+
+    async fn read(&self) -> Result<Option<Live>, ResourceError> {
+        let policy = async {
+            if self.context.plain_http() {
+                Ok(Some("skipped".to_owned()))
+            } else {
+                self.read_policy().await
+            }
+        };
+        let (versioning, encryption, public_access_block, ownership, policy, lifecycle, tags) = futures::try_join!(
+            self.read_versioning(),
+            self.read_encryption(),
+            self.read_public_access_block(),
+            self.read_ownership(),
+            policy,
+            self.read_lifecycle(),
+            self.read_tags(),
+        )?;
+        let (
+            Some(versioning),
+            Some(encryption),
+            Some(public_access_block),
+            Some(ownership),
+            Some(policy),
+            Some(lifecycle),
+            Some((tags, managed)),
+        ) = (
+            versioning,
+            encryption,
+            public_access_block,
+            ownership,
+            policy,
+            lifecycle,
+            tags,
+        )
+        else {
+            return Ok(None);
+        };
+        let mut attributes = Attributes::from([
+            ("versioning", versioning),
+            ("encryption", encryption),
+            ("public_access_block", public_access_block),
+            ("object_ownership", ownership),
+            ("lifecycle", lifecycle),
+            ("tags", tags),
+        ]);
+        if !self.context.plain_http() {
+            attributes.insert("tls_policy", policy);
+        }
+        Ok(Some(Live {
+            attributes,
+            managed,
+        }))
+    }
+
+    async fn create(&self) -> Result<(), ResourceError> {
+        let bucket = self.bucket();
+        let region = self.context.region();
+        let mut request = self
+            .context
+            .s3
+            .create_bucket()
+            .bucket(&bucket)
+            .object_ownership(ObjectOwnership::BucketOwnerEnforced);
+        if region != "us-east-1" {
+            request = request.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(region))
+                    .build(),
+            );
+        }
+        if let Err(error) = request.send().await {
+            // Another process creating the same environment got there first: carry on.
+            if aws_error_code(&error) != Some("BucketAlreadyOwnedByYou") {
+                return Err(aws("S3", "CreateBucket", &bucket)(error));
+            }
+        }
+        let settings: Vec<&'static str> = self
+            .desired()
+            .into_keys()
+            .filter(|attribute| *attribute != "object_ownership")
+            .collect();
+        self.update(&settings).await
+    }
+
+    async fn update(&self, attributes: &[&'static str]) -> Result<(), ResourceError> {
+        try_join_all(attributes.iter().map(|attribute| self.put(attribute))).await?;
+        Ok(())
+    }
+
+    async fn keep_reason(
+        &self,
+        _live: &Live,
+        options: &DestroyOptions,
+    ) -> Result<Option<String>, ResourceError> {
+        if options.force_delete_state {
+            return Ok(None);
+        }
+        let bucket = self.bucket();
+        let listing = self
+            .context
+            .s3
+            .list_object_versions()
+            .bucket(&bucket)
+            .max_keys(1)
+            .send()
+            .await
+            .map_err(aws("S3", "ListObjectVersions", &bucket))?;
+        let holds_objects = !listing.versions().is_empty() || !listing.delete_markers().is_empty();
+        Ok(holds_objects.then(|| "kept: it holds state objects; --force-delete-state deletes them (every version) with the bucket".to_owned()))
+    }
+
+    async fn delete(&self, _options: &DestroyOptions) -> Result<(), ResourceError> {
+        let bucket = self.bucket();
+        let versions = self.all_versions().await?;
+        for chunk in versions.chunks(1000) {
+            let delete = Delete::builder()
+                .set_objects(Some(chunk.to_vec()))
+                .quiet(true)
+                .build()
+                .map_err(|error| self.unexpected(error.to_string()))?;
+            let output = self
+                .context
+                .s3
+                .delete_objects()
+                .bucket(&bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(aws("S3", "DeleteObjects", &bucket))?;
+            if let Some(failure) = output.errors().first() {
+                return Err(self.unexpected(format!(
+                    "could not delete {}: {}",
+                    failure.key().unwrap_or("an object"),
+                    failure.message().unwrap_or("unknown error")
+                )));
+            }
+        }
+        self.context
+            .s3
+            .delete_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .map_err(aws("S3", "DeleteBucket", &bucket))?;
+        Ok(())
+    }
+
+    fn audit(&self, live: &Live) -> Vec<String> {
+        match live.attributes.get("tls_policy") {
+            Some(policy) if policy == "none" => vec!["no bucket policy requires TLS".to_owned()],
+            _ => Vec::new(),
+        }
+    }
+}

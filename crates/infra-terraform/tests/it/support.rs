@@ -1,0 +1,151 @@
+//! A test environment: a unique project in its own emulator account, the binary, and SDK clients.
+
+use std::future::Future;
+use std::process::{Command, Output};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use shopstack_core::Names;
+use shopstack_core::emulator_compat::VersioningResponseRoot;
+use shopstack_testkit::{Account, TestProject, emulator_endpoint};
+
+use crate::{infra_terraform, run};
+
+/// Region of test environments: not us-east-1, so bucket location constraints are exercised.
+pub const REGION: &str = "eu-west-1";
+
+/// One project in one fresh account on the emulator.
+pub struct Stack {
+    /// The project and its `shopstack.toml`.
+    pub project: TestProject,
+    /// The account it lives in.
+    pub account: Account,
+    runtime: tokio::runtime::Runtime,
+    sdk: SdkConfig,
+}
+
+impl Stack {
+    /// A project whose `local` environment is the emulator, in a new account.
+    pub fn new() -> Self {
+        Self::with_environments(&format!(
+            "[environments.local]\nregion = \"{REGION}\"\nendpoint_url = \"{}\"\n",
+            emulator_endpoint()
+        ))
+    }
+
+    /// A project with the given `[environments.*]` tables, in a new account.
+    pub fn with_environments(environments: &str) -> Self {
+        let project = TestProject::with_config(&format!(
+            "[project]\nname = \"{{project}}\"\n\n[github]\nrepositories = [\"acme/infra\", \"acme/apps\"]\nbranch = \"main\"\n\n{environments}"
+        ))
+        .expect("test project");
+        let account = Account::isolated(&emulator_endpoint()).expect("isolated emulator account");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let credentials = aws_sdk_s3::config::Credentials::new(
+            &account.access_key_id,
+            &account.secret_access_key,
+            Some(account.session_token.clone()),
+            None,
+            "test",
+        );
+        let sdk = runtime.block_on(
+            aws_config::defaults(BehaviorVersion::latest())
+                .region(Region::new(REGION))
+                .endpoint_url(emulator_endpoint())
+                .credentials_provider(credentials)
+                .load(),
+        );
+        Self {
+            project,
+            account,
+            runtime,
+            sdk,
+        }
+    }
+
+    /// Runs `infra-terraform ARGS` with this account's credentials.
+    pub fn run(&self, args: &[&str]) -> Output {
+        run(&mut self.command(args))
+    }
+
+    /// The command, for callers that add stdin or environment.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = infra_terraform(self.project.dir());
+        command
+            .env_remove("AWS_PROFILE")
+            .envs(self.account.environment())
+            .args(args);
+        command
+    }
+
+    /// Resource names of `environment`.
+    pub fn names(&self, environment: &str) -> Names {
+        Names::new(&self.project.name, environment, &self.account.id)
+    }
+
+    /// Runs a future to completion.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    /// S3, path-style, as the tool uses it.
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::config::Builder::from(&self.sdk)
+            .force_path_style(true)
+            .interceptor(VersioningResponseRoot)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    /// DynamoDB.
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.sdk)
+    }
+
+    /// IAM.
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.sdk)
+    }
+
+    /// ECR.
+    pub fn ecr(&self) -> aws_sdk_ecr::Client {
+        aws_sdk_ecr::Client::new(&self.sdk)
+    }
+
+    /// Secrets Manager.
+    pub fn secrets(&self) -> aws_sdk_secretsmanager::Client {
+        aws_sdk_secretsmanager::Client::new(&self.sdk)
+    }
+
+    /// CodeBuild.
+    pub fn codebuild(&self) -> aws_sdk_codebuild::Client {
+        aws_sdk_codebuild::Client::new(&self.sdk)
+    }
+
+    /// ARN of the account's GitHub OIDC provider.
+    pub fn oidc_provider_arn(&self) -> String {
+        format!(
+            "arn:aws:iam::{}:oidc-provider/token.actions.githubusercontent.com",
+            self.account.id
+        )
+    }
+}
+
+/// Asserts the exit code, showing both streams when it differs.
+pub fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// An IAM policy document as IAM returns it (URL-encoded) parsed into JSON.
+pub fn policy(document: &str) -> serde_json::Value {
+    let decoded = percent_encoding::percent_decode_str(document).decode_utf8_lossy();
+    serde_json::from_str(&decoded).expect("policy JSON")
+}
