@@ -112,10 +112,10 @@ fn the_config_endpoint_is_used_when_nothing_overrides_it() {
 #[test]
 fn unimplemented_commands_say_so() {
     let project = project("");
-    let output = run(infra_terraform(project.dir()).arg("audit"));
+    let output = run(infra_terraform(project.dir()).arg("locks"));
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         stderr(&output),
-        "error: `infra-terraform audit` is not implemented yet\n"
+        "error: `infra-terraform locks` is not implemented yet\n"
     );
 }
