@@ -185,6 +185,7 @@ pub async fn create(
                 "kind cluster \"{}\" exists with the same spec: nothing to create",
                 cluster.name
             );
+            harden_default_kubeconfig()?;
             let report = wait_ready(cluster, &connection, options.wait, false, sh).await?;
             return Ok((Outcome::Unchanged, report));
         }

@@ -99,6 +99,11 @@ async fn create_is_a_no_op_when_the_stored_spec_matches() {
         crate::api::kubeconfig_text(&[(crate::CONTEXT, &api.url())]),
     )
     .expect("kubeconfig");
+    std::fs::set_permissions(
+        workspace.kubeconfig(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .expect("chmod");
     let output = workspace.run(&["create"]).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(
@@ -107,6 +112,8 @@ async fn create_is_a_no_op_when_the_stored_spec_matches() {
     );
     assert!(api.patches().await.is_empty());
     assert!(stdout(&output).contains("unchanged and ready"));
+    // The kubeconfig is locked down on every create, not only the first.
+    assert_eq!(mode(&workspace.kubeconfig()), 0o600);
 }
 
 #[tokio::test]
