@@ -112,7 +112,8 @@ pub fn probe_tools() -> Vec<Finding> {
     })
 }
 
-fn probe(argv: &[&str]) -> Result<String, String> {
+/// Runs a probe command: its first output line, or why the tool is unusable.
+pub fn probe(argv: &[&str]) -> Result<String, String> {
     let output = Command::new(argv[0])
         .args(&argv[1..])
         .output()

@@ -2,6 +2,7 @@
 
 mod bootstrap;
 mod doctor;
+mod e2e;
 mod emulator;
 mod local_aws;
 mod test;
@@ -29,6 +30,9 @@ enum Command {
         /// Number of runs.
         #[arg(long, default_value_t = 3)]
         runs: u32,
+        /// Go on after a failed run.
+        #[arg(long)]
+        keep_going: bool,
     },
     /// Start the AWS emulator, run the whole test suite against it, stop it.
     Test(test::Args),
@@ -37,7 +41,11 @@ enum Command {
     /// Benchmark against Terraform on the same resources.
     Bench,
     /// Run the end-to-end tests that need docker and kind.
-    E2e,
+    E2e {
+        /// Extra arguments for `cargo test` before `--` (e.g. a test name filter).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        cargo_args: Vec<String>,
+    },
     /// Start, stop or inspect the local AWS emulator of the `local` environment.
     LocalAws {
         #[command(subcommand)]
@@ -74,11 +82,9 @@ fn run(xtask: Xtask) -> anyhow::Result<ExitCode> {
         Command::Test(args) => test::run(sh, &args),
         Command::Doctor(args) => doctor::run(sh, &args),
         Command::LocalAws { action } => local_aws::run(sh, action),
-        Command::RepeatTest { .. } => {
-            anyhow::bail!("`cargo xtask repeat-test` is not implemented yet")
-        }
+        Command::RepeatTest { runs, keep_going } => e2e::repeat_test(sh, runs, keep_going),
         Command::Bench => anyhow::bail!("`cargo xtask bench` is not implemented yet"),
-        Command::E2e => anyhow::bail!("`cargo xtask e2e` is not implemented yet"),
+        Command::E2e { cargo_args } => e2e::run(sh, &cargo_args),
     }
 }
 

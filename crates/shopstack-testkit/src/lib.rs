@@ -1,12 +1,16 @@
-//! Test support shared by the ShopStack crates: the emulator endpoint, unique names, probes.
+//! Test support shared by the ShopStack crates: the emulator endpoint, unique names, probes,
+//! stand-in executables.
 
 pub mod account;
 pub mod listener;
 pub mod project;
+pub mod standin;
 
 pub use account::Account;
 pub use listener::ConnectionCounter;
+pub use listener::SilentServer;
 pub use project::{TestProject, unique_project_name};
+pub use standin::StandIns;
 
 /// Environment variable through which `cargo xtask test` hands the tests its emulator.
 pub const EMULATOR_VARIABLE: &str = "SHOPSTACK_TEST_AWS_ENDPOINT";

@@ -1,4 +1,5 @@
-//! A loopback listener that counts connections: proof that a command sent nothing.
+//! Loopback listeners for tests: one that counts connections (proof that a command sent nothing),
+//! one that never answers (a hung server).
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -35,6 +36,32 @@ impl ConnectionCounter {
     /// Connections accepted so far.
     pub fn connections(&self) -> usize {
         self.count.load(Ordering::SeqCst)
+    }
+}
+
+/// Accepts connections on a loopback port and never answers: a server that hangs.
+pub struct SilentServer {
+    port: u16,
+}
+
+impl SilentServer {
+    /// Binds a free loopback port; accepted connections stay open, unanswered, for the life of
+    /// the process.
+    pub fn start() -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                held.push(stream);
+            }
+        });
+        Ok(Self { port })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
     }
 }
 
