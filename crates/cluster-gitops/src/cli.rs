@@ -120,6 +120,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// Runs one command line.
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
+    shopstack_core::logging::init(cli.global.verbose);
     let (config, environment) = cli.global.load()?;
     let names = Names::new(&config.project, &environment.name, "");
     let cluster = ClusterRef {

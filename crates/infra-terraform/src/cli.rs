@@ -127,6 +127,7 @@ impl Command {
 
 /// Runs one command line.
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
+    shopstack_core::logging::init(cli.global.verbose);
     // The whole configuration, and any value read from a file, is checked before the first request.
     let (config, environment) = cli.global.load()?;
     if let Command::Locks

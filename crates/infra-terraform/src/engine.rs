@@ -43,7 +43,18 @@ pub struct Observed {
 /// Reads every resource at once. All reads finish before any error is reported, so one failing
 /// service does not hide another.
 pub async fn observe(resources: Vec<Arc<dyn Resource>>) -> Result<Vec<Observed>, EngineError> {
-    let reads = join_all(resources.iter().map(|resource| resource.read())).await;
+    let reads = join_all(resources.iter().map(|resource| async move {
+        let started = Instant::now();
+        let read = resource.read().await;
+        tracing::debug!(
+            address = resource.address(),
+            exists = matches!(read, Ok(Some(_))),
+            elapsed_ms = started.elapsed().as_millis(),
+            "read"
+        );
+        read
+    }))
+    .await;
     let mut observed = Vec::with_capacity(resources.len());
     let mut errors = Vec::new();
     for (resource, read) in resources.into_iter().zip(reads) {
@@ -281,6 +292,13 @@ impl Planned {
                     Action::Delete => step.resource.delete(options).await,
                     Action::NoOp | Action::Conflict => Ok(()),
                 };
+                tracing::info!(
+                    address = step.resource.address(),
+                    action = ?step.action,
+                    ok = result.is_ok(),
+                    elapsed_ms = started.elapsed().as_millis(),
+                    "change"
+                );
                 if result.is_ok() {
                     let done = match step.action {
                         Action::Create => "created",

@@ -8,6 +8,7 @@ pub mod endpoint;
 pub mod error_chain;
 pub mod exit;
 pub mod location;
+pub mod logging;
 pub mod names;
 pub mod plan;
 pub mod secret;

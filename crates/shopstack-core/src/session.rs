@@ -92,6 +92,7 @@ impl AwsSession {
         let sdk = sdk_config(environment, endpoint.as_ref().map(|(endpoint, _)| endpoint)).await;
         let identity =
             caller_identity(&sdk, endpoint.as_ref().map(|(endpoint, _)| endpoint)).await?;
+        tracing::debug!(account = %identity.account_id, arn = %identity.arn, "caller identity");
         if let Some(expected) = &environment.account_id
             && *expected != identity.account_id
         {

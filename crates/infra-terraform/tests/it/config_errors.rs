@@ -168,3 +168,52 @@ fn an_invalid_endpoint_flag_is_refused_before_any_request() {
     );
     assert_eq!(counter.connections(), 0);
 }
+
+#[test]
+fn apply_with_a_wildcard_subject_sends_nothing() {
+    let counter = ConnectionCounter::start().expect("listener");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = HEAD.replace("[\"acme/infra\"]", "[\"acme/*\"]");
+    std::fs::write(dir.path().join("shopstack.toml"), text).expect("write config");
+    let output = run(infra_terraform(dir.path()).args([
+        "--endpoint-url",
+        &counter.url(),
+        "apply",
+        "--auto-approve",
+    ]));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).starts_with(
+        "error: shopstack.toml:5:17: github.repositories[0]: \"acme/*\" is a wildcard"
+    ));
+    assert_eq!(counter.connections(), 0);
+}
+
+#[test]
+fn apply_in_another_account_than_the_pinned_one_changes_nothing() {
+    let stack = crate::support::Stack::with_environments(&format!(
+        "[environments.prod]\nregion = \"eu-west-1\"\naccount_id = \"111122223333\"\nendpoint_url = \"{}\"\n",
+        shopstack_testkit::emulator_endpoint()
+    ));
+    let output = stack.run(&["-e", "prod", "apply", "--auto-approve"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "error: environment \"prod\" is pinned to account 111122223333, but the credentials are for account {} (arn:aws:sts::{}:assumed-role/shopstack-test/shopstack-test): refusing to touch it\n",
+            stack.account.id, stack.account.id
+        )
+    );
+    let bucket = stack.names("prod").state_bucket();
+    assert!(
+        stack
+            .block_on(stack.s3().head_bucket().bucket(bucket).send())
+            .is_err()
+    );
+    let listed = stack
+        .block_on(stack.s3().list_buckets().send())
+        .expect("list buckets");
+    assert!(
+        listed.buckets().is_empty(),
+        "nothing was created in the account"
+    );
+}

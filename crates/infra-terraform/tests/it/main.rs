@@ -2,7 +2,11 @@
 
 mod apply;
 mod config_errors;
+mod destroy;
+mod drift;
 mod identity;
+mod oidc;
+mod secrets;
 mod support;
 
 use std::path::Path;

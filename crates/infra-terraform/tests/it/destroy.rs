@@ -1,0 +1,180 @@
+//! `destroy`: what holds data is kept unless forced; the secret is scheduled, and restorable.
+
+use crate::stdout;
+use crate::support::{Stack, assert_exit};
+
+fn put_state(stack: &Stack, body: &str) {
+    let bucket = stack.names("local").state_bucket();
+    stack
+        .block_on(
+            stack
+                .s3()
+                .put_object()
+                .bucket(bucket)
+                .key("envs/local/terraform.tfstate")
+                .body(body.as_bytes().to_vec().into())
+                .send(),
+        )
+        .expect("put state");
+}
+
+#[test]
+fn destroy_keeps_a_state_bucket_that_holds_objects_until_forced() {
+    let stack = Stack::new();
+    let names = stack.names("local");
+    assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
+    put_state(&stack, "{\"version\": 4}");
+    put_state(&stack, "{\"version\": 4, \"serial\": 2}");
+
+    let destroy = stack.run(&["destroy", "--auto-approve"]);
+    assert_exit(&destroy, 0);
+    assert!(
+        stdout(&destroy).contains(&format!(
+            "    s3_bucket.state  {}\n      # kept: it holds state objects; --force-delete-state deletes them (every version) with the bucket\n",
+            names.state_bucket()
+        )),
+        "{}",
+        stdout(&destroy)
+    );
+    assert!(stdout(&destroy).contains("Destroy complete! Resources: 7 destroyed."));
+    stack.block_on(async {
+        stack
+            .s3()
+            .head_bucket()
+            .bucket(names.state_bucket())
+            .send()
+            .await
+            .expect("bucket kept");
+        let object = stack
+            .s3()
+            .get_object()
+            .bucket(names.state_bucket())
+            .key("envs/local/terraform.tfstate")
+            .send()
+            .await
+            .expect("state kept");
+        let body = object.body.collect().await.expect("body").into_bytes();
+        assert_eq!(&body[..], b"{\"version\": 4, \"serial\": 2}");
+        assert!(
+            stack
+                .dynamodb()
+                .describe_table()
+                .table_name(names.lock_table())
+                .send()
+                .await
+                .is_err()
+        );
+        assert!(
+            stack
+                .iam()
+                .get_role()
+                .role_name(names.ci_role())
+                .send()
+                .await
+                .is_err()
+        );
+        assert!(
+            stack
+                .iam()
+                .get_role()
+                .role_name(names.codebuild_role())
+                .send()
+                .await
+                .is_err()
+        );
+        assert!(
+            stack
+                .ecr()
+                .describe_repositories()
+                .repository_names(names.ecr_repository())
+                .send()
+                .await
+                .is_err()
+        );
+    });
+
+    let forced = stack.run(&["destroy", "--auto-approve", "--force-delete-state"]);
+    assert_exit(&forced, 0);
+    assert!(
+        stdout(&forced).contains("Destroy complete! Resources: 1 destroyed."),
+        "{}",
+        stdout(&forced)
+    );
+    assert!(
+        stack
+            .block_on(stack.s3().head_bucket().bucket(names.state_bucket()).send())
+            .is_err()
+    );
+}
+
+#[test]
+fn destroy_schedules_the_secret_deletion_and_apply_restores_it() {
+    let stack = Stack::new();
+    let names = stack.names("local");
+    assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
+    let value = stack.project.dir().join("value.json");
+    std::fs::write(&value, "{\"LOG_LEVEL\": \"debug\"}").expect("write value");
+    assert_exit(
+        &stack.run(&[
+            "secret",
+            "put",
+            "--from-file",
+            value.to_str().expect("utf-8 path"),
+        ]),
+        0,
+    );
+
+    assert_exit(&stack.run(&["destroy", "--auto-approve"]), 0);
+    let described = stack
+        .block_on(
+            stack
+                .secrets()
+                .describe_secret()
+                .secret_id(names.app_secret())
+                .send(),
+        )
+        .expect("secret still known");
+    assert!(
+        described.deleted_date().is_some(),
+        "deletion is scheduled, with a recovery window"
+    );
+
+    let plan = stack.run(&["plan"]);
+    assert!(
+        stdout(&plan).contains("      ~ state  pending deletion → active"),
+        "{}",
+        stdout(&plan)
+    );
+    assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
+    stack.block_on(async {
+        let described = stack
+            .secrets()
+            .describe_secret()
+            .secret_id(names.app_secret())
+            .send()
+            .await
+            .expect("secret");
+        assert_eq!(described.deleted_date(), None);
+        let value = stack
+            .secrets()
+            .get_secret_value()
+            .secret_id(names.app_secret())
+            .send()
+            .await
+            .expect("value");
+        assert_eq!(value.secret_string(), Some("{\"LOG_LEVEL\": \"debug\"}"));
+    });
+}
+
+#[test]
+fn destroy_without_a_terminal_refuses_and_deletes_nothing() {
+    let stack = Stack::new();
+    assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
+    let destroy = stack.run(&["destroy"]);
+    assert_exit(&destroy, 1);
+    assert_eq!(
+        crate::stderr(&destroy),
+        "error: standard input is not a terminal: pass --auto-approve to destroy without asking\n"
+    );
+    assert_exit(&stack.run(&["plan", "--detailed-exitcode"]), 0);
+}
