@@ -161,12 +161,26 @@ impl Plan {
                 .unwrap_or(0);
             for attribute in &change.attributes {
                 let _ = match (&attribute.old, &attribute.new) {
-                    (Some(old), Some(new)) => {
-                        writeln!(out, "      ~ {:width$}  {old} → {new}", attribute.attribute)
-                    }
-                    (None, Some(new)) => {
-                        writeln!(out, "      + {:width$}  {new}", attribute.attribute)
-                    }
+                    (Some(old), Some(new)) => match json_diff(old, new) {
+                        Some(lines) => {
+                            let _ = writeln!(out, "      ~ {}", attribute.attribute);
+                            lines
+                                .iter()
+                                .try_for_each(|line| writeln!(out, "          {line}"))
+                        }
+                        None => {
+                            writeln!(out, "      ~ {:width$}  {old} → {new}", attribute.attribute)
+                        }
+                    },
+                    (None, Some(new)) => match pretty_json(new) {
+                        Some(lines) => {
+                            let _ = writeln!(out, "      + {}", attribute.attribute);
+                            lines
+                                .iter()
+                                .try_for_each(|line| writeln!(out, "            {line}"))
+                        }
+                        None => writeln!(out, "      + {:width$}  {new}", attribute.attribute),
+                    },
                     (Some(old), None) => {
                         writeln!(out, "      - {:width$}  {old}", attribute.attribute)
                     }
@@ -206,6 +220,76 @@ impl Plan {
             "has_changes": self.has_changes(),
         })
     }
+}
+
+/// A JSON object value pretty-printed, one line per entry; `None` for anything else.
+fn pretty_json(value: &str) -> Option<Vec<String>> {
+    if !value.starts_with('{') {
+        return None;
+    }
+    let parsed: serde_json::Value = serde_json::from_str(value).ok()?;
+    let text = serde_json::to_string_pretty(&parsed).ok()?;
+    Some(text.lines().map(str::to_owned).collect())
+}
+
+/// Lines of context kept around each change in a JSON diff.
+const CONTEXT: usize = 2;
+
+/// A line diff of two JSON object values, pretty-printed: changed lines marked `-`/`+`, with a
+/// little context and `…` for what is left out. `None` when either value is not a JSON object.
+fn json_diff(old: &str, new: &str) -> Option<Vec<String>> {
+    let (old, new) = (pretty_json(old)?, pretty_json(new)?);
+    // Longest common subsequence table over lines (policies are small).
+    let mut common = vec![vec![0usize; new.len() + 1]; old.len() + 1];
+    for i in (0..old.len()).rev() {
+        for j in (0..new.len()).rev() {
+            common[i][j] = if old[i] == new[j] {
+                common[i + 1][j + 1] + 1
+            } else {
+                common[i + 1][j].max(common[i][j + 1])
+            };
+        }
+    }
+    let mut lines: Vec<(char, &str)> = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() || j < new.len() {
+        if i < old.len() && j < new.len() && old[i] == new[j] {
+            lines.push((' ', &old[i]));
+            i += 1;
+            j += 1;
+        } else if i < old.len() && (j == new.len() || common[i + 1][j] >= common[i][j + 1]) {
+            lines.push(('-', &old[i]));
+            i += 1;
+        } else {
+            lines.push(('+', &new[j]));
+            j += 1;
+        }
+    }
+    let changed: Vec<usize> = (0..lines.len())
+        .filter(|&index| lines[index].0 != ' ')
+        .collect();
+    let near = |index: usize| {
+        changed
+            .iter()
+            .any(|&change| index + CONTEXT >= change && index <= change + CONTEXT)
+    };
+    let mut shown = Vec::new();
+    let mut skipped = false;
+    for (index, (mark, line)) in lines.iter().enumerate() {
+        if near(index) {
+            if skipped {
+                shown.push("  …".to_owned());
+                skipped = false;
+            }
+            shown.push(format!("{mark} {line}"));
+        } else {
+            skipped = true;
+        }
+    }
+    if skipped {
+        shown.push("  …".to_owned());
+    }
+    Some(shown)
 }
 
 #[cfg(test)]
@@ -287,6 +371,31 @@ mod tests {
             "{text}"
         );
         assert_eq!(plan.conflicts().count(), 1);
+    }
+
+    #[test]
+    fn json_values_are_shown_as_a_line_diff() {
+        let old = r#"{"Statement":[{"Condition":{"StringLike":{"sub":"repo:acme/*"}},"Effect":"Allow"}],"Version":"2012-10-17"}"#;
+        let new = r#"{"Statement":[{"Condition":{"StringEquals":{"sub":["repo:acme/infra:ref:refs/heads/main"]}},"Effect":"Allow"}],"Version":"2012-10-17"}"#;
+        let lines = json_diff(old, new).expect("both are JSON objects");
+        assert_eq!(
+            lines,
+            [
+                "  …",
+                "      {",
+                "        \"Condition\": {",
+                "-         \"StringLike\": {",
+                "-           \"sub\": \"repo:acme/*\"",
+                "+         \"StringEquals\": {",
+                "+           \"sub\": [",
+                "+             \"repo:acme/infra:ref:refs/heads/main\"",
+                "+           ]",
+                "          }",
+                "        },",
+                "  …",
+            ]
+        );
+        assert_eq!(json_diff("MUTABLE", "IMMUTABLE"), None);
     }
 
     #[test]

@@ -4,12 +4,14 @@
 pub mod account;
 pub mod listener;
 pub mod project;
+pub mod proxy;
 pub mod standin;
 
 pub use account::Account;
 pub use listener::ConnectionCounter;
 pub use listener::SilentServer;
 pub use project::{TestProject, unique_project_name};
+pub use proxy::{Behaviour, Fault, Proxy};
 pub use standin::StandIns;
 
 /// Environment variable through which `cargo xtask test` hands the tests its emulator.

@@ -6,6 +6,7 @@ mod destroy;
 mod drift;
 mod identity;
 mod oidc;
+mod requests;
 mod secrets;
 mod support;
 

@@ -1,0 +1,59 @@
+//! The requests a command makes, counted by a proxy in front of the emulator.
+
+use shopstack_testkit::{Behaviour, Proxy, emulator_endpoint};
+
+use crate::support::{REGION, Stack, assert_exit};
+
+/// The budget of a no-op plan of a whole environment.
+const NO_OP_PLAN_BUDGET: usize = 25;
+
+#[test]
+fn a_no_op_plan_reads_each_thing_once_within_budget_and_writes_nothing() {
+    let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
+    let stack = Stack::with_environments(&format!(
+        "[environments.local]\nregion = \"{REGION}\"\nendpoint_url = \"{}\"\n",
+        proxy.url()
+    ));
+    assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
+    proxy.clear();
+
+    assert_exit(&stack.run(&["plan", "--detailed-exitcode"]), 0);
+    let requests = proxy.requests();
+    let mut seen: Vec<String> = requests
+        .iter()
+        .map(|request| format!("{} {}", request.service, request.operation))
+        .collect();
+    seen.sort();
+    assert!(
+        requests.len() <= NO_OP_PLAN_BUDGET,
+        "{} requests: {seen:#?}",
+        requests.len()
+    );
+    let reads = ["Get", "Describe", "List", "BatchGet", "GET ", "HEAD "];
+    for request in &requests {
+        assert!(
+            reads
+                .iter()
+                .any(|prefix| request.operation.starts_with(prefix)),
+            "a plan must not write: {} {}",
+            request.service,
+            request.operation
+        );
+    }
+    // Exactly one identity check, and every read of one resource made once: the same operation
+    // repeats only across the two roles.
+    assert_eq!(
+        seen.iter()
+            .filter(|line| *line == "sts GetCallerIdentity")
+            .count(),
+        1
+    );
+    let mut repeated: Vec<&String> = seen
+        .windows(2)
+        .filter(|pair| pair[0] == pair[1])
+        .map(|pair| &pair[0])
+        .collect();
+    repeated.dedup();
+    assert_eq!(repeated, ["iam GetRole", "iam GetRolePolicy"]);
+    assert_eq!(requests.len(), 20, "{seen:#?}");
+}
