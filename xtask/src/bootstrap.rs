@@ -1,11 +1,14 @@
 //! `cargo xtask bootstrap`: the whole platform, step by step, as the original Makefile ran it.
 
-use std::process::ExitCode;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
 
-use anyhow::bail;
+use anyhow::Context;
 use xshell::{Shell, cmd};
 
-use crate::local_aws;
+use crate::doctor::{self, Finding};
+use crate::{local_aws, progress};
 
 /// Flags of `cargo xtask bootstrap`.
 #[derive(Debug, clap::Args)]
@@ -18,6 +21,14 @@ pub struct Args {
         default_value = "local"
     )]
     pub environment: String,
+    /// Project configuration file.
+    #[arg(
+        short = 'c',
+        long,
+        default_value = "shopstack.toml",
+        value_name = "PATH"
+    )]
+    pub config: PathBuf,
     /// Leave the Kind cluster out.
     #[arg(long)]
     pub skip_cluster: bool,
@@ -27,35 +38,271 @@ pub struct Args {
     /// Show the infrastructure plan and change nothing.
     #[arg(long)]
     pub plan_only: bool,
+    /// Show every step's output, not only a failed one's.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// One step of the sequence.
+struct Step {
+    /// Shown in progress lines and the summary.
+    name: &'static str,
+    /// The binary that runs it, and its arguments after the global flags.
+    binary: &'static str,
+    args: &'static [&'static str],
+    /// Tools (by their name in `doctor`) it cannot run without.
+    needs: &'static [&'static str],
+    /// Whether it can change anything (a check cannot).
+    changes: bool,
+}
+
+const CLUSTER_TOOLS: &[&str] = &["docker", "docker engine", "kind"];
+const APP_TOOLS: &[&str] = &["docker", "docker engine", "kind", "helm"];
+
+fn steps(args: &Args) -> Vec<Step> {
+    if args.plan_only {
+        return vec![Step {
+            name: "infra plan",
+            binary: "infra-terraform",
+            args: &["plan"],
+            needs: &[],
+            changes: false,
+        }];
+    }
+    let mut steps = vec![
+        Step {
+            name: "infra apply",
+            binary: "infra-terraform",
+            args: &["apply", "--auto-approve"],
+            needs: &[],
+            changes: true,
+        },
+        Step {
+            name: "backend config",
+            binary: "infra-terraform",
+            args: &["backend-config"],
+            needs: &[],
+            changes: true,
+        },
+    ];
+    if !args.skip_cluster {
+        steps.push(Step {
+            name: "cluster create",
+            binary: "cluster-gitops",
+            args: &["create"],
+            needs: CLUSTER_TOOLS,
+            changes: true,
+        });
+        steps.push(Step {
+            name: "cluster validate",
+            binary: "cluster-gitops",
+            args: &["validate"],
+            needs: CLUSTER_TOOLS,
+            changes: false,
+        });
+    }
+    if !args.skip_apps {
+        steps.push(Step {
+            name: "pull secret",
+            binary: "apps-sre",
+            args: &["pull-secret"],
+            needs: CLUSTER_TOOLS,
+            changes: true,
+        });
+        steps.push(Step {
+            name: "secrets sync",
+            binary: "apps-sre",
+            args: &["secrets", "sync"],
+            needs: CLUSTER_TOOLS,
+            changes: true,
+        });
+        steps.push(Step {
+            name: "deploy",
+            binary: "apps-sre",
+            args: &["deploy", "all"],
+            needs: APP_TOOLS,
+            changes: true,
+        });
+    }
+    steps
+}
+
+/// How a step ended, for the summary table.
+enum State {
+    Changed,
+    Unchanged,
+    Failed,
+    Blocked(String),
+    NotRun,
+}
+
+impl State {
+    fn label(&self) -> String {
+        match self {
+            Self::Changed => "done".to_owned(),
+            Self::Unchanged => "unchanged".to_owned(),
+            Self::Failed => "FAILED".to_owned(),
+            Self::Blocked(tools) => format!("blocked: needs {tools}"),
+            Self::NotRun => "not run".to_owned(),
+        }
+    }
+}
+
+/// Where the crate binaries are: `SHOPSTACK_BIN_DIR` when set (tests), else built now.
+fn binaries(sh: &Shell) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("SHOPSTACK_BIN_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    cmd!(
+        sh,
+        "cargo build --quiet --package infra-terraform --package cluster-gitops --package apps-sre"
+    )
+    .run()
+    .context("build the ShopStack binaries")?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| crate::project_root().join("target"), PathBuf::from);
+    Ok(target.join("debug"))
+}
+
+/// Whether a step reported that it changed nothing: each tool's own words for it.
+fn unchanged(step: &Step, stdout: &str) -> bool {
+    !step.changes
+        || ["No changes.", " unchanged ", "unchanged:", "is up to date"]
+            .iter()
+            .any(|marker| stdout.contains(marker))
 }
 
 pub fn run(sh: &Shell, args: &Args) -> anyhow::Result<ExitCode> {
-    let environment = &args.environment;
-    if environment == "local" {
-        let address = local_aws::local_address()?;
-        let url = local_aws::ensure_running(sh, address)?;
-        eprintln!("==> local AWS emulator at {url}");
-    }
-    eprintln!("==> infra-terraform ({environment})");
-    let infra = if args.plan_only { "plan" } else { "apply" };
-    let approve: &[&str] = if args.plan_only {
-        &[]
-    } else {
-        &["--auto-approve"]
+    let started = Instant::now();
+    let config = std::env::current_dir()
+        .context("read the current directory")?
+        .join(&args.config);
+    let environment = args.environment.as_str();
+    let mut summary: Vec<(String, State, Duration)> = Vec::new();
+
+    let doctor_started = Instant::now();
+    let findings = doctor::probe_tools();
+    let missing = |tool: &str| -> Option<&Finding> {
+        findings
+            .iter()
+            .find(|finding| finding.tool.name == tool && finding.result.is_err())
     };
-    if cmd!(
-        sh,
-        "cargo run --quiet --package infra-terraform -- --env {environment} {infra} {approve...}"
-    )
-    .run()
-    .is_err()
-    {
-        bail!("bootstrap stopped at infra-terraform {infra}");
+    summary.push((
+        "doctor".to_owned(),
+        State::Changed,
+        doctor_started.elapsed(),
+    ));
+
+    if environment == "local" && !args.plan_only {
+        let local_started = Instant::now();
+        let address = local_aws::local_address(&config)?;
+        let url = local_aws::ensure_running(sh, address)?;
+        eprintln!("    ok  local AWS emulator at {url}");
+        summary.push((
+            "local aws".to_owned(),
+            State::Unchanged,
+            local_started.elapsed(),
+        ));
     }
-    if !args.skip_cluster || !args.skip_apps {
-        bail!(
-            "the cluster and apps steps are not implemented yet: run with --skip-cluster --skip-apps"
+
+    let bin = binaries(sh)?;
+    let mut failure: Option<String> = None;
+    for step in steps(args) {
+        if failure.is_some() {
+            summary.push((step.name.to_owned(), State::NotRun, Duration::ZERO));
+            continue;
+        }
+        let absent: Vec<&Finding> = step.needs.iter().filter_map(|tool| missing(tool)).collect();
+        if !absent.is_empty() {
+            let names: Vec<&str> = absent.iter().map(|finding| finding.tool.name).collect();
+            let hints: Vec<String> = absent
+                .iter()
+                .map(|finding| format!("{}: {}", finding.tool.name, finding.tool.install))
+                .collect();
+            failure = Some(format!(
+                "bootstrap stopped before {}: {} missing ({})",
+                step.name,
+                names.join(", "),
+                hints.join("; ")
+            ));
+            summary.push((
+                step.name.to_owned(),
+                State::Blocked(names.join(", ")),
+                Duration::ZERO,
+            ));
+            continue;
+        }
+        let mut command = step_command(&bin, step.binary, &config, environment, step.args);
+        let (output, elapsed) = progress::run(step.name, &mut command)
+            .with_context(|| format!("run {}", step.binary))?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if args.verbose || args.plan_only || !output.status.success() {
+            print!("{stdout}");
+            eprint!("{stderr}");
+        }
+        let state = if !output.status.success() {
+            failure = Some(format!(
+                "bootstrap stopped at {}: {}",
+                step.name,
+                stderr.lines().last().unwrap_or("failed")
+            ));
+            State::Failed
+        } else if unchanged(&step, &stdout) {
+            State::Unchanged
+        } else {
+            State::Changed
+        };
+        summary.push((step.name.to_owned(), state, elapsed));
+    }
+
+    print_summary(environment, &summary, started.elapsed());
+    match failure {
+        Some(message) => {
+            eprintln!("error: {message}");
+            Ok(ExitCode::FAILURE)
+        }
+        None => {
+            let changed = summary
+                .iter()
+                .skip(1)
+                .any(|(_, state, _)| matches!(state, State::Changed));
+            if changed {
+                println!("Bootstrap of {environment} complete.");
+            } else {
+                println!("Bootstrap of {environment} complete: nothing changed.");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn step_command(
+    bin: &Path,
+    binary: &str,
+    config: &Path,
+    environment: &str,
+    args: &[&str],
+) -> Command {
+    let mut command = Command::new(bin.join(binary));
+    command
+        .arg("--config")
+        .arg(config)
+        .args(["--env", environment])
+        .args(args)
+        .stdin(Stdio::null());
+    command
+}
+
+fn print_summary(environment: &str, summary: &[(String, State, Duration)], total: Duration) {
+    println!("\nBootstrap of {environment}:");
+    println!("  {:<18} {:<32} {:>8}", "step", "state", "seconds");
+    for (name, state, elapsed) in summary {
+        println!(
+            "  {name:<18} {:<32} {:>8.1}",
+            state.label(),
+            elapsed.as_secs_f64()
         );
     }
-    Ok(ExitCode::SUCCESS)
+    println!("  {:<18} {:<32} {:>8.1}", "total", "", total.as_secs_f64());
 }

@@ -25,7 +25,7 @@ pub enum Action {
 }
 
 pub fn run(sh: &Shell, action: Action) -> anyhow::Result<ExitCode> {
-    let address = local_address()?;
+    let address = local_address(&crate::project_root().join("shopstack.toml"))?;
     match action {
         Action::Start => {
             let url = ensure_running(sh, address)?;
@@ -101,10 +101,9 @@ fn pid_file() -> PathBuf {
     crate::state_dir().join("local-aws.pid")
 }
 
-/// The loopback address of the `local` environment, from `shopstack.toml` when it sets one.
-pub fn local_address() -> anyhow::Result<SocketAddr> {
-    let path = crate::project_root().join("shopstack.toml");
-    let configured = std::fs::read_to_string(&path)
+/// The loopback address of the `local` environment, from the configuration when it sets one.
+pub fn local_address(path: &std::path::Path) -> anyhow::Result<SocketAddr> {
+    let configured = std::fs::read_to_string(path)
         .ok()
         .and_then(|text| text.parse::<toml::Table>().ok())
         .and_then(|table| {

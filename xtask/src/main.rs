@@ -5,6 +5,7 @@ mod doctor;
 mod e2e;
 mod emulator;
 mod local_aws;
+mod progress;
 mod test;
 
 use std::path::{Path, PathBuf};
