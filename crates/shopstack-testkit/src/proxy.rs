@@ -19,6 +19,9 @@ pub enum Fault {
     Throttling,
     /// The connection is reset without an answer.
     Reset,
+    /// The request reaches the service, then the connection is reset before the answer: the
+    /// client cannot tell whether it took effect.
+    LostResponse,
 }
 
 /// What the proxy does to requests.
@@ -30,6 +33,8 @@ pub struct Behaviour {
     pub fault_share: f64,
     /// Faults to pick from, in turn.
     pub faults: Vec<Fault>,
+    /// Operations never faulted (e.g. `GetCallerIdentity`, to get past the identity check).
+    pub exempt: Vec<String>,
 }
 
 /// One request that reached the proxy.
@@ -296,12 +301,14 @@ fn serve(
     while let Some(request) = read_message(&mut reader, false)? {
         let (service, operation) = classify(&request);
         let behaviour = lock(shared).behaviour.clone();
+        let exempt = behaviour.exempt.contains(&operation);
         let fault =
-            (!behaviour.faults.is_empty() && pick(counter) < behaviour.fault_share).then(|| {
-                let index = usize::try_from(counter.load(Ordering::SeqCst)).unwrap_or(0)
-                    % behaviour.faults.len();
-                behaviour.faults[index]
-            });
+            (!exempt && !behaviour.faults.is_empty() && pick(counter) < behaviour.fault_share)
+                .then(|| {
+                    let index = usize::try_from(counter.load(Ordering::SeqCst)).unwrap_or(0)
+                        % behaviour.faults.len();
+                    behaviour.faults[index]
+                });
         lock(shared).requests.push(Request {
             service: service.clone(),
             operation,
@@ -315,11 +322,11 @@ fn serve(
                 let _ = client_writer.shutdown(Shutdown::Both);
                 return Ok(());
             }
+            Some(Fault::LostResponse) | None => {}
             Some(fault) => {
                 client_writer.write_all(fault_response(fault, &service).as_bytes())?;
                 continue;
             }
-            None => {}
         }
         let (upstream_reader, upstream_writer) = match upstream_connection.as_mut() {
             Some(connection) => connection,

@@ -1,0 +1,137 @@
+//! Faults injected between the tool and AWS: retried to convergence, or reported with the call.
+
+use shopstack_testkit::{Behaviour, Fault, Proxy, emulator_endpoint};
+
+use crate::support::{REGION, Stack, assert_exit};
+use crate::{stderr, stdout};
+
+fn stack_behind(proxy: &Proxy) -> Stack {
+    Stack::with_environments(&format!(
+        "[environments.local]\nregion = \"{REGION}\"\nendpoint_url = \"{}\"\n",
+        proxy.url()
+    ))
+}
+
+#[test]
+fn apply_converges_when_a_fifth_of_requests_fail() {
+    let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
+    let stack = stack_behind(&proxy);
+    proxy.set_behaviour(Behaviour {
+        fault_share: 0.2,
+        faults: vec![
+            Fault::InternalError,
+            Fault::ServiceUnavailable,
+            Fault::Throttling,
+            Fault::Reset,
+            Fault::LostResponse,
+        ],
+        ..Behaviour::default()
+    });
+    let apply = stack.run(&["apply", "--auto-approve"]);
+    let injected = proxy
+        .requests()
+        .iter()
+        .filter(|request| request.fault.is_some())
+        .count();
+    assert!(injected >= 3, "the test must inject faults: {injected}");
+    assert_exit(&apply, 0);
+    assert!(
+        stdout(&apply).contains("Apply complete! Resources: 8 added"),
+        "{}",
+        stdout(&apply)
+    );
+
+    proxy.set_behaviour(Behaviour::default());
+    assert_exit(&stack.run(&["plan", "--detailed-exitcode"]), 0);
+    // Each resource exists once: one provider, one role of each name, one project.
+    let names = stack.names("local");
+    stack.block_on(async {
+        let providers = stack
+            .iam()
+            .list_open_id_connect_providers()
+            .send()
+            .await
+            .expect("providers");
+        assert_eq!(providers.open_id_connect_provider_list().len(), 1);
+        let roles = stack.iam().list_roles().send().await.expect("roles");
+        let mut role_names: Vec<&str> = roles.roles().iter().map(|role| role.role_name()).collect();
+        role_names.sort_unstable();
+        let mut expected = vec![names.ci_role(), names.codebuild_role()];
+        expected.sort();
+        assert_eq!(role_names, expected);
+        let tables = stack.dynamodb().list_tables().send().await.expect("tables");
+        assert_eq!(tables.table_names(), [names.lock_table()]);
+        let buckets = stack.s3().list_buckets().send().await.expect("buckets");
+        assert_eq!(buckets.buckets().len(), 1);
+    });
+}
+
+#[test]
+fn apply_fails_naming_each_call_when_every_request_fails() {
+    let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
+    let stack = stack_behind(&proxy);
+    proxy.set_behaviour(Behaviour {
+        fault_share: 1.0,
+        faults: vec![Fault::InternalError],
+        exempt: vec!["GetCallerIdentity".to_owned()],
+        ..Behaviour::default()
+    });
+    let apply = stack.run(&["apply", "--auto-approve"]);
+    assert_exit(&apply, 1);
+    let message = stderr(&apply);
+    assert_eq!(message.lines().count(), 1, "one line: {message}");
+    let names = stack.names("local");
+    for expected in [
+        format!(
+            "S3 GetBucketVersioning on {}: InternalError: injected",
+            names.state_bucket()
+        ),
+        format!("DynamoDB DescribeTable on {}: ", names.lock_table()),
+        format!("IAM GetRole on {}: ", names.ci_role()),
+        format!("ECR DescribeRepositories on {}: ", names.ecr_repository()),
+    ] {
+        assert!(message.contains(&expected), "{expected} in {message}");
+    }
+    // Every call was retried, and nothing was created.
+    let attempts = proxy
+        .requests()
+        .iter()
+        .filter(|request| request.operation == "DescribeTable")
+        .count();
+    assert_eq!(attempts, 6, "the SDK's standard retry makes 6 attempts");
+    assert!(
+        stack
+            .block_on(stack.s3().head_bucket().bucket(names.state_bucket()).send())
+            .is_err()
+    );
+}
+
+#[test]
+fn an_identity_check_that_keeps_failing_is_one_line_naming_sts() {
+    let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
+    let stack = stack_behind(&proxy);
+    proxy.set_behaviour(Behaviour {
+        fault_share: 1.0,
+        faults: vec![Fault::ServiceUnavailable],
+        ..Behaviour::default()
+    });
+    let apply = stack.run(&["apply", "--auto-approve"]);
+    assert_exit(&apply, 1);
+    let message = stderr(&apply);
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(
+        message.starts_with(&format!(
+            "error: cannot get the caller identity from STS ({})",
+            proxy.url()
+        )),
+        "{message}"
+    );
+    let requests = proxy.requests();
+    assert!(
+        requests.len() > 1
+            && requests
+                .iter()
+                .all(|request| request.operation == "GetCallerIdentity"),
+        "{requests:?}"
+    );
+}
