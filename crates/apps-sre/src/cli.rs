@@ -416,16 +416,7 @@ async fn run_deploy(
         helm::check_files(root, &releases::observability())?;
     }
     let tag = if with_app {
-        helm::check_files(
-            root,
-            &releases::app(
-                &invocation.local_names(),
-                &ImageRef {
-                    repository_uri: String::new(),
-                    tag: String::new(),
-                },
-            ),
-        )?;
+        helm::check_chart(root, Path::new(releases::APP_CHART))?;
         Some(resolve_tag(sh, tag)?.0)
     } else {
         None

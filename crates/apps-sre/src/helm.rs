@@ -76,15 +76,22 @@ pub fn check_installed() -> Result<(), HelmError> {
     }
 }
 
+/// Checks that `root/path` is a chart directory.
+pub fn check_chart(root: &Path, path: &Path) -> Result<(), HelmError> {
+    if root.join(path).join("Chart.yaml").is_file() {
+        Ok(())
+    } else {
+        Err(HelmError::FileMissing {
+            path: path.to_path_buf(),
+            what: "chart",
+        })
+    }
+}
+
 /// Checks that the chart directory and values files of `release` exist under `root`.
 pub fn check_files(root: &Path, release: &Release) -> Result<(), HelmError> {
-    if let Chart::Local { path } = &release.chart
-        && !root.join(path).join("Chart.yaml").is_file()
-    {
-        return Err(HelmError::FileMissing {
-            path: path.clone(),
-            what: "chart",
-        });
+    if let Chart::Local { path } = &release.chart {
+        check_chart(root, path)?;
     }
     for file in &release.values_files {
         if !root.join(file).is_file() {

@@ -320,3 +320,19 @@ async fn without_helm_nothing_is_sent_anywhere() {
     assert_eq!(counter.connections(), 0);
     assert!(api.requests().await.is_empty());
 }
+
+#[tokio::test]
+async fn outside_the_repository_root_the_missing_chart_is_named_before_any_request() {
+    let counter = shopstack_testkit::ConnectionCounter::start().expect("counter");
+    let workspace = Workspace::with_endpoint(&counter.url());
+    std::fs::remove_dir_all(workspace.path().join("deploy/charts")).expect("remove charts");
+    workspace.tools.add("helm", HELM).expect("helm stand-in");
+    let output = workspace.run(&["deploy", "app", "--tag", "v1"]).await;
+    assert_exit(&output, 1);
+    assert_eq!(
+        stderr(&output),
+        "error: deploy/charts/shopstack-app: chart not found (run from the repository root)\n"
+    );
+    assert!(workspace.tools.calls().is_empty());
+    assert_eq!(counter.connections(), 0);
+}
