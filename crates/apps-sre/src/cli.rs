@@ -1,11 +1,23 @@
 //! Command line of `apps-sre`: flags, subcommands and their dispatch.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use anyhow::bail;
+use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use shopstack_core::Exit;
 use shopstack_core::cli::GlobalArgs;
+use shopstack_core::names::OBSERVABILITY_NAMESPACE;
+use shopstack_core::{AwsSession, Config, Environment, Exit, Names, SecretValue};
+use xshell::Shell;
+
+use crate::app_secret::{self, AppSecretError, GRAFANA_ADMIN_PASSWORD};
+use crate::argocd::{self, GitSource};
+use crate::build::{self, Backoff, BuildRequest};
+use crate::grafana::{self, PasswordSource};
+use crate::image::{self, ImageError, ImageRef};
+use crate::kube_client::{Connection, KubeTarget};
+use crate::progress::Progress;
+use crate::{docker, ecr_login, git, helm, pull_secret, releases, secret_sync, status};
 
 /// Build images, wire ECR and Secrets Manager into the cluster, deploy the app and observability.
 #[derive(Debug, Parser)]
@@ -17,9 +29,20 @@ pub struct Cli {
     command: Command,
 }
 
+/// Which cluster to talk to.
+#[derive(Debug, Clone, clap::Args)]
+struct KubeArgs {
+    /// kubeconfig file (default: KUBECONFIG, else ~/.kube/config).
+    #[arg(long, value_name = "PATH")]
+    kubeconfig: Option<PathBuf>,
+    /// kubeconfig context (default: kind-<project>).
+    #[arg(long, value_name = "NAME")]
+    context: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Build the application image (CodeBuild, or local docker with --local).
+    /// Build the application image (CodeBuild, or local docker with --local) and push it to ECR.
     Build {
         /// Image tag (default: the git short SHA).
         #[arg(long)]
@@ -27,62 +50,555 @@ enum Command {
         /// Build with the local docker engine and push to ECR.
         #[arg(long)]
         local: bool,
+        /// Start the CodeBuild build and return without following it.
+        #[arg(long, conflicts_with = "local")]
+        no_wait: bool,
+        /// Build context of a local build (holding the Dockerfile).
+        #[arg(long, default_value = ".", value_name = "DIR", requires = "local")]
+        context_dir: PathBuf,
+        /// Stop following a CodeBuild build after this long (e.g. 30m); it goes on in CodeBuild.
+        #[arg(long, default_value = "60m", value_parser = parse_duration, value_name = "DURATION")]
+        timeout: Duration,
     },
-    /// Create or refresh the ECR image pull secret.
-    PullSecret,
+    /// Create or refresh the ECR image pull secret `ecr-pull` and attach it to the default
+    /// ServiceAccount.
+    PullSecret {
+        /// Namespace to provide it in (repeatable; default: the application namespace).
+        #[arg(long = "namespace", value_name = "NAME")]
+        namespaces: Vec<String>,
+        #[command(flatten)]
+        kube: KubeArgs,
+    },
     /// Copy the application secret from Secrets Manager into the cluster.
     #[command(subcommand)]
     Secrets(SecretsCommand),
-    /// Install or upgrade Helm releases.
+    /// Install or upgrade Helm releases (`--atomic --wait`).
     Deploy {
         /// What to deploy.
         target: DeployTarget,
+        /// Image tag of the application (default: the git short SHA).
+        #[arg(long)]
+        tag: Option<String>,
+        /// How long helm may wait for each release to become ready (e.g. 10m).
+        #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
+        timeout: Duration,
+        #[command(flatten)]
+        kube: KubeArgs,
     },
     /// Render Argo CD Application manifests.
     #[command(subcommand)]
     Argocd(ArgocdCommand),
-    /// Show releases and the readiness of their pods.
-    Status,
+    /// Show releases and the readiness of their pods; exit 1 if any is not deployed or ready.
+    Status {
+        #[command(flatten)]
+        kube: KubeArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum SecretsCommand {
-    /// Server-side apply the secret as a Kubernetes Secret.
-    Sync,
+    /// Server-side apply the secret as Kubernetes Secret `app-config` (no write when unchanged).
+    Sync {
+        /// Namespace of the Secret (default: the application namespace).
+        #[arg(long, value_name = "NAME")]
+        namespace: Option<String>,
+        #[command(flatten)]
+        kube: KubeArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum ArgocdCommand {
-    /// Write the Application manifests.
+    /// Write the Application manifests (to standard output without --out).
     Render {
-        /// Directory to write into.
-        #[arg(long)]
+        /// Directory to write `NAME.yaml` files into.
+        #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Image tag of the application (default: the git short SHA).
+        #[arg(long)]
+        tag: Option<String>,
+        /// Git repository holding the chart and values (default: the CodeBuild source repository).
+        #[arg(long, value_name = "URL")]
+        repo_url: Option<String>,
+        /// Revision to follow (default: the configured GitHub branch).
+        #[arg(long, value_name = "REF")]
+        revision: Option<String>,
     },
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+/// What `deploy` installs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum DeployTarget {
+    /// The application chart.
     App,
+    /// kube-prometheus-stack (Prometheus, Alertmanager, Grafana).
     Observability,
+    /// Observability first (its CRDs), then the application.
     All,
 }
 
-impl Command {
-    fn name(&self) -> &'static str {
-        match self {
-            Self::Build { .. } => "build",
-            Self::PullSecret => "pull-secret",
-            Self::Secrets(SecretsCommand::Sync) => "secrets sync",
-            Self::Deploy { .. } => "deploy",
-            Self::Argocd(ArgocdCommand::Render { .. }) => "argocd render",
-            Self::Status => "status",
-        }
-    }
+/// Parses `90s`, `5m`, `2m30s`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|error| format!("{error} (write a duration like 90s, 5m or 2m30s)"))
 }
 
 /// Runs one command line.
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
-    let _ = &cli.global;
-    bail!("`apps-sre {}` is not implemented yet", cli.command.name())
+    let (config, environment) = cli.global.load()?;
+    let endpoint = cli.global.endpoint_url.as_deref();
+    let sh = Shell::new().context("start a shell")?;
+    let invocation = Invocation {
+        config,
+        environment,
+        endpoint: endpoint.map(str::to_owned),
+    };
+    match cli.command {
+        Command::Build {
+            tag,
+            local,
+            no_wait,
+            context_dir,
+            timeout,
+        } => {
+            if local {
+                run_local_build(&invocation, &sh, tag, &context_dir).await
+            } else {
+                run_build(&invocation, &sh, tag, no_wait, timeout).await
+            }
+        }
+        Command::PullSecret { namespaces, kube } => {
+            run_pull_secret(&invocation, &namespaces, &kube).await
+        }
+        Command::Secrets(SecretsCommand::Sync { namespace, kube }) => {
+            run_secrets_sync(&invocation, namespace, &kube).await
+        }
+        Command::Deploy {
+            target,
+            tag,
+            timeout,
+            kube,
+        } => run_deploy(&invocation, &sh, target, tag, timeout, &kube).await,
+        Command::Argocd(ArgocdCommand::Render {
+            out,
+            tag,
+            repo_url,
+            revision,
+        }) => run_render(&invocation, &sh, tag, out.as_deref(), repo_url, revision).await,
+        Command::Status { kube } => run_status(&invocation, &sh, &kube).await,
+    }
+}
+
+/// What every command starts from: the validated configuration and the environment.
+struct Invocation {
+    config: Config,
+    environment: Environment,
+    endpoint: Option<String>,
+}
+
+impl Invocation {
+    /// Names before the account is known (enough for Kubernetes names).
+    fn local_names(&self) -> Names {
+        Names::new(&self.config.project, &self.environment.name, "")
+    }
+
+    async fn connect(&self) -> anyhow::Result<(AwsSession, Names)> {
+        let session = AwsSession::connect(&self.environment, self.endpoint.as_deref())
+            .await
+            .context("connect to AWS")?;
+        let names = Names::new(
+            &self.config.project,
+            &self.environment.name,
+            session.account_id(),
+        );
+        Ok((session, names))
+    }
+
+    fn kube_target(&self, kube: &KubeArgs) -> KubeTarget {
+        KubeTarget {
+            kubeconfig: kube.kubeconfig.clone(),
+            context: kube
+                .context
+                .clone()
+                .unwrap_or_else(|| self.local_names().kube_context()),
+        }
+    }
+
+    async fn kube(&self, kube: &KubeArgs) -> anyhow::Result<(KubeTarget, Connection)> {
+        let target = self.kube_target(kube);
+        let connection = target.connect().await.context("connect to Kubernetes")?;
+        Ok((target, connection))
+    }
+}
+
+/// The tag to use: `--tag` (checked), else the commit's short SHA; with the full SHA when the tag
+/// came from git.
+fn resolve_tag(sh: &Shell, tag: Option<String>) -> anyhow::Result<(String, Option<String>)> {
+    match tag {
+        Some(tag) => {
+            image::validate_tag(&tag)?;
+            Ok((tag, None))
+        }
+        None => {
+            let commit = git::head(sh)?;
+            Ok((commit.short, Some(commit.sha)))
+        }
+    }
+}
+
+/// The image `tag` of the environment's repository, refusing a tag that is already pushed.
+async fn new_image(
+    ecr: &aws_sdk_ecr::Client,
+    names: &Names,
+    tag: &str,
+) -> anyhow::Result<ImageRef> {
+    let repository = names.ecr_repository();
+    let image = ImageRef {
+        repository_uri: image::repository_uri(ecr, &repository).await?,
+        tag: tag.to_owned(),
+    };
+    if image::tag_exists(ecr, &repository, tag).await? {
+        return Err(ImageError::TagExists {
+            image: image.to_string(),
+        }
+        .into());
+    }
+    Ok(image)
+}
+
+async fn run_build(
+    invocation: &Invocation,
+    sh: &Shell,
+    tag: Option<String>,
+    no_wait: bool,
+    timeout: Duration,
+) -> anyhow::Result<Exit> {
+    let (tag, source_version) = resolve_tag(sh, tag)?;
+    let (session, names) = invocation.connect().await?;
+    let ecr = aws_sdk_ecr::Client::new(session.sdk_config());
+    let image = new_image(&ecr, &names, &tag).await?;
+    let codebuild = aws_sdk_codebuild::Client::new(session.sdk_config());
+    let request = BuildRequest {
+        project: names.codebuild_project(),
+        image: image.clone(),
+        source_version,
+    };
+    let id = build::start(&codebuild, &request).await?;
+    println!("build {id} started: {image}");
+    if no_wait {
+        return Ok(Exit::Success);
+    }
+    let progress = Progress::start(&format!("build {id}"));
+    let result = build::wait(&codebuild, &id, Backoff::default(), timeout, |state| {
+        progress.set_detail(&state.phase);
+    })
+    .await;
+    match result {
+        Ok(state) => {
+            progress.finish(&format!("build {id} {}", state.status));
+            println!("image {image} built and pushed");
+            Ok(Exit::Success)
+        }
+        Err(error) => {
+            progress.finish(&format!("build {id} did not succeed"));
+            Err(error.into())
+        }
+    }
+}
+
+async fn run_local_build(
+    invocation: &Invocation,
+    sh: &Shell,
+    tag: Option<String>,
+    context_dir: &Path,
+) -> anyhow::Result<Exit> {
+    docker::check(context_dir)?;
+    let (tag, _) = resolve_tag(sh, tag)?;
+    let (session, names) = invocation.connect().await?;
+    let ecr = aws_sdk_ecr::Client::new(session.sdk_config());
+    let image = new_image(&ecr, &names, &tag).await?;
+    let login = ecr_login::fetch(&ecr).await?;
+    docker::build(sh, context_dir, &image)?;
+    docker::login(sh, &login)?;
+    docker::push(sh, &image)?;
+    println!("image {image} built and pushed");
+    Ok(Exit::Success)
+}
+
+async fn run_pull_secret(
+    invocation: &Invocation,
+    namespaces: &[String],
+    kube: &KubeArgs,
+) -> anyhow::Result<Exit> {
+    let (_, connection) = invocation.kube(kube).await?;
+    let (session, names) = invocation.connect().await?;
+    let namespaces = if namespaces.is_empty() {
+        vec![names.app_namespace()]
+    } else {
+        namespaces.to_vec()
+    };
+    let ecr = aws_sdk_ecr::Client::new(session.sdk_config());
+    let login = ecr_login::fetch(&ecr).await?;
+    for namespace in &namespaces {
+        report_pull_secret(&connection, namespace, &login).await?;
+    }
+    Ok(Exit::Success)
+}
+
+async fn report_pull_secret(
+    connection: &Connection,
+    namespace: &str,
+    login: &ecr_login::RegistryLogin,
+) -> anyhow::Result<()> {
+    let report = pull_secret::ensure(connection, namespace, login, pull_secret::now())
+        .await
+        .context("pull secret")?;
+    println!(
+        "secret {namespace}/{}: {} for {}; serviceaccount {namespace}/{}: {}",
+        pull_secret::SECRET_NAME,
+        report.secret.describe(),
+        login.registry,
+        pull_secret::DEFAULT_SERVICE_ACCOUNT,
+        if report.attached {
+            "attached"
+        } else {
+            "already attached"
+        }
+    );
+    Ok(())
+}
+
+async fn run_secrets_sync(
+    invocation: &Invocation,
+    namespace: Option<String>,
+    kube: &KubeArgs,
+) -> anyhow::Result<Exit> {
+    let (_, connection) = invocation.kube(kube).await?;
+    let (session, names) = invocation.connect().await?;
+    let namespace = namespace.unwrap_or_else(|| names.app_namespace());
+    let secrets = aws_sdk_secretsmanager::Client::new(session.sdk_config());
+    let config = app_secret::read(&secrets, &names.app_secret()).await?;
+    sync_app_secret(&connection, &namespace, &config).await?;
+    Ok(Exit::Success)
+}
+
+async fn sync_app_secret(
+    connection: &Connection,
+    namespace: &str,
+    config: &app_secret::AppConfig,
+) -> anyhow::Result<()> {
+    let outcome = secret_sync::sync(connection, namespace, config)
+        .await
+        .context("secrets sync")?;
+    println!(
+        "secret {namespace}/{} {} from {} ({} keys)",
+        secret_sync::SECRET_NAME,
+        outcome.as_str(),
+        config.secret_id,
+        config.application_entries().count()
+    );
+    Ok(())
+}
+
+async fn run_deploy(
+    invocation: &Invocation,
+    sh: &Shell,
+    target: DeployTarget,
+    tag: Option<String>,
+    timeout: Duration,
+    kube: &KubeArgs,
+) -> anyhow::Result<Exit> {
+    let root = Path::new("");
+    helm::check_installed()?;
+    let with_app = matches!(target, DeployTarget::App | DeployTarget::All);
+    let with_observability = matches!(target, DeployTarget::Observability | DeployTarget::All);
+    if with_observability {
+        helm::check_files(root, &releases::observability())?;
+    }
+    let tag = if with_app {
+        helm::check_chart(root, Path::new(releases::APP_CHART))?;
+        Some(resolve_tag(sh, tag)?.0)
+    } else {
+        None
+    };
+    let (target, connection) = invocation.kube(kube).await?;
+    let (session, names) = invocation.connect().await?;
+    let secrets = aws_sdk_secretsmanager::Client::new(session.sdk_config());
+    let app_config = match app_secret::read(&secrets, &names.app_secret()).await {
+        Ok(config) => Some(config),
+        Err(AppSecretError::NotFound { .. } | AppSecretError::NoValue { .. }) if !with_app => None,
+        Err(error) => return Err(error.into()),
+    };
+    if with_observability {
+        let password = app_config
+            .as_ref()
+            .and_then(|config| config.get(GRAFANA_ADMIN_PASSWORD));
+        deploy_observability(sh, root, &connection, &target, password, timeout).await?;
+    }
+    if let (Some(tag), Some(config)) = (tag, &app_config) {
+        let ecr = aws_sdk_ecr::Client::new(session.sdk_config());
+        let repository = names.ecr_repository();
+        let image = ImageRef {
+            repository_uri: image::repository_uri(&ecr, &repository).await?,
+            tag,
+        };
+        if !image::tag_exists(&ecr, &repository, &image.tag).await? {
+            return Err(ImageError::ImageMissing {
+                image: image.to_string(),
+            }
+            .into());
+        }
+        let namespace = names.app_namespace();
+        let login = ecr_login::fetch(&ecr).await?;
+        report_pull_secret(&connection, &namespace, &login).await?;
+        sync_app_secret(&connection, &namespace, config).await?;
+        let release = releases::app(&names, &image);
+        upgrade(sh, root, &release, &target, timeout)?;
+    }
+    Ok(Exit::Success)
+}
+
+async fn deploy_observability(
+    sh: &Shell,
+    root: &Path,
+    connection: &Connection,
+    target: &KubeTarget,
+    password: Option<&SecretValue>,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let (source, outcome) =
+        grafana::ensure_admin_secret(connection, OBSERVABILITY_NAMESPACE, password)
+            .await
+            .context("grafana admin secret")?;
+    let origin = match source {
+        PasswordSource::AppSecret => format!("password from {GRAFANA_ADMIN_PASSWORD}"),
+        PasswordSource::Existing => "password kept".to_owned(),
+        PasswordSource::Generated => format!(
+            "password generated (no {GRAFANA_ADMIN_PASSWORD} in the application secret); read it with `kubectl -n {OBSERVABILITY_NAMESPACE} get secret {} -o jsonpath='{{.data.{}}}' | base64 -d`",
+            grafana::SECRET_NAME,
+            grafana::PASSWORD_KEY
+        ),
+    };
+    println!(
+        "secret {OBSERVABILITY_NAMESPACE}/{} {}: {origin}",
+        grafana::SECRET_NAME,
+        outcome.as_str()
+    );
+    helm::repo_add(
+        sh,
+        releases::PROMETHEUS_REPO_NAME,
+        releases::PROMETHEUS_REPO_URL,
+    )?;
+    upgrade(sh, root, &releases::observability(), target, timeout)
+}
+
+fn upgrade(
+    sh: &Shell,
+    root: &Path,
+    release: &releases::Release,
+    target: &KubeTarget,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let progress = Progress::start(&format!(
+        "helm upgrade --install {} (namespace {})",
+        release.name, release.namespace
+    ));
+    match helm::upgrade(sh, root, release, target, timeout) {
+        Ok(_) => {
+            progress.finish(&format!(
+                "release {}/{} deployed",
+                release.namespace, release.name
+            ));
+            Ok(())
+        }
+        Err(error) => {
+            progress.finish(&format!(
+                "release {}/{} failed and was rolled back",
+                release.namespace, release.name
+            ));
+            Err(error.into())
+        }
+    }
+}
+
+async fn run_render(
+    invocation: &Invocation,
+    sh: &Shell,
+    tag: Option<String>,
+    out: Option<&Path>,
+    repo_url: Option<String>,
+    revision: Option<String>,
+) -> anyhow::Result<Exit> {
+    let (tag, _) = resolve_tag(sh, tag)?;
+    let (session, names) = invocation.connect().await?;
+    let ecr = aws_sdk_ecr::Client::new(session.sdk_config());
+    let image = ImageRef {
+        repository_uri: image::repository_uri(&ecr, &names.ecr_repository()).await?,
+        tag,
+    };
+    let git = GitSource {
+        repo_url: repo_url.unwrap_or_else(|| {
+            format!(
+                "https://github.com/{}.git",
+                invocation.config.codebuild_source
+            )
+        }),
+        revision: revision.unwrap_or_else(|| invocation.config.github.branch.clone()),
+    };
+    let rendered = argocd::render(
+        &[releases::observability(), releases::app(&names, &image)],
+        &git,
+    )?;
+    match out {
+        Some(dir) => {
+            for path in argocd::write(dir, &rendered)? {
+                println!("wrote {}", path.display());
+            }
+        }
+        None => {
+            let documents: Vec<&str> = rendered.iter().map(|doc| doc.yaml.as_str()).collect();
+            print!("---\n{}", documents.join("---\n"));
+        }
+    }
+    Ok(Exit::Success)
+}
+
+async fn run_status(invocation: &Invocation, sh: &Shell, kube: &KubeArgs) -> anyhow::Result<Exit> {
+    helm::check_installed()?;
+    let (target, connection) = invocation.kube(kube).await?;
+    let names = invocation.local_names();
+    let expected = [
+        (names.project().to_owned(), names.app_namespace()),
+        (
+            releases::KUBE_PROMETHEUS_STACK.to_owned(),
+            OBSERVABILITY_NAMESPACE.to_owned(),
+        ),
+    ];
+    let mut report = status::Report {
+        releases: Vec::new(),
+        pods: Vec::new(),
+    };
+    for (name, namespace) in &expected {
+        let listed = helm::list(sh, namespace, &target)?;
+        report
+            .releases
+            .push(status::release_row(name, namespace, &listed));
+        report
+            .pods
+            .extend(status::pods(&connection, namespace).await?);
+    }
+    print!("{}", report.table());
+    if report.passed() {
+        println!("every release deployed, every pod ready");
+        Ok(Exit::Success)
+    } else {
+        let problems = report
+            .releases
+            .iter()
+            .filter(|release| !release.ok())
+            .count()
+            + report.pods.iter().filter(|pod| !pod.ok).count();
+        eprintln!("error: {problems} release(s) or pod(s) not deployed or not ready");
+        Ok(Exit::Failure)
+    }
 }

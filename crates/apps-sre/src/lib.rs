@@ -1,3 +1,22 @@
 //! Applications and observability on the ShopStack cluster: images, secrets, Helm releases, Argo CD.
 
+pub mod app_secret;
+pub mod argocd;
+pub mod build;
 pub mod cli;
+pub mod docker;
+pub mod ecr_login;
+pub mod git;
+pub mod grafana;
+pub mod helm;
+pub mod image;
+pub mod kube_client;
+pub mod progress;
+pub mod pull_secret;
+pub mod releases;
+pub mod secret_apply;
+pub mod secret_sync;
+pub mod status;
+
+/// Field manager of every server-side apply ShopStack makes.
+pub const FIELD_MANAGER: &str = "shopstack";

@@ -1,0 +1,261 @@
+//! The `helm` command line: repository setup, `upgrade --install --atomic --wait`, release listing.
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use thiserror::Error;
+use xshell::{Shell, cmd};
+
+use crate::kube_client::KubeTarget;
+use crate::releases::{Chart, Release};
+
+/// How to get helm, shown when it is missing.
+pub const INSTALL_HELM: &str = "install helm 3 (helm.sh/docs/intro/install)";
+
+/// Errors from running `helm`.
+#[derive(Debug, Error)]
+pub enum HelmError {
+    /// helm is not on PATH.
+    #[error("helm is not installed (not found on PATH): {INSTALL_HELM}")]
+    Missing,
+    /// A file the release needs is not there.
+    #[error("{}: {what} not found (run from the repository root)", path.display())]
+    FileMissing {
+        /// The chart directory or values file.
+        path: std::path::PathBuf,
+        /// `chart` or `values file`.
+        what: &'static str,
+    },
+    /// helm ran and failed.
+    #[error("`{command}` failed: {detail}")]
+    Failed {
+        /// The command line (never holding a secret).
+        command: String,
+        /// helm's `Error:` line, or the exit status.
+        detail: String,
+    },
+    /// helm could not be started.
+    #[error("cannot run `{command}`")]
+    Start {
+        /// The command line.
+        command: String,
+        /// Why.
+        #[source]
+        source: xshell::Error,
+    },
+    /// `helm list --output json` printed something else.
+    #[error("`{command}` printed no release list: {message}")]
+    BadOutput {
+        /// The command line.
+        command: String,
+        /// The parser's message.
+        message: String,
+    },
+}
+
+/// Whether an executable called `name` is on `PATH`.
+pub fn on_path(name: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(path) = std::env::var_os("PATH") else {
+        return false;
+    };
+    std::env::split_paths(&path).any(|dir| {
+        std::fs::metadata(dir.join(name))
+            .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+    })
+}
+
+/// Checks that helm is installed.
+pub fn check_installed() -> Result<(), HelmError> {
+    if on_path("helm") {
+        Ok(())
+    } else {
+        Err(HelmError::Missing)
+    }
+}
+
+/// Checks that `root/path` is a chart directory.
+pub fn check_chart(root: &Path, path: &Path) -> Result<(), HelmError> {
+    if root.join(path).join("Chart.yaml").is_file() {
+        Ok(())
+    } else {
+        Err(HelmError::FileMissing {
+            path: path.to_path_buf(),
+            what: "chart",
+        })
+    }
+}
+
+/// Checks that the chart directory and values files of `release` exist under `root`.
+pub fn check_files(root: &Path, release: &Release) -> Result<(), HelmError> {
+    if let Chart::Local { path } = &release.chart {
+        check_chart(root, path)?;
+    }
+    for file in &release.values_files {
+        if !root.join(file).is_file() {
+            return Err(HelmError::FileMissing {
+                path: file.clone(),
+                what: "values file",
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `helm repo add NAME URL --force-update`: adds the repository or refreshes its index.
+pub fn repo_add(sh: &Shell, name: &str, url: &str) -> Result<(), HelmError> {
+    run(
+        sh,
+        &["repo", "add", name, url, "--force-update"].map(OsString::from),
+    )
+    .map(drop)
+}
+
+/// The arguments of `helm upgrade --install` for `release` (chart paths relative to `root`).
+pub fn upgrade_args(
+    root: &Path,
+    release: &Release,
+    kube: &KubeTarget,
+    timeout: Duration,
+) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec![
+        "upgrade".into(),
+        "--install".into(),
+        release.name.clone().into(),
+    ];
+    match &release.chart {
+        Chart::Local { path } => args.push(root.join(path).into_os_string()),
+        Chart::Repository {
+            repo_name,
+            chart,
+            version,
+            ..
+        } => {
+            args.push(format!("{repo_name}/{chart}").into());
+            args.push("--version".into());
+            args.push(version.into());
+        }
+    }
+    args.extend([
+        "--namespace".into(),
+        release.namespace.clone().into(),
+        "--create-namespace".into(),
+    ]);
+    for file in &release.values_files {
+        args.push("--values".into());
+        args.push(root.join(file).into_os_string());
+    }
+    for (key, value) in &release.set {
+        args.push("--set".into());
+        args.push(format!("{key}={value}").into());
+    }
+    args.extend([
+        "--atomic".into(),
+        "--wait".into(),
+        "--timeout".into(),
+        format!("{}s", timeout.as_secs()).into(),
+    ]);
+    args.extend(kube_args(kube));
+    args
+}
+
+fn kube_args(kube: &KubeTarget) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec!["--kube-context".into(), kube.context.clone().into()];
+    if let Some(path) = &kube.kubeconfig {
+        args.push("--kubeconfig".into());
+        args.push(path.clone().into_os_string());
+    }
+    args
+}
+
+/// `helm upgrade --install … --atomic --wait`: installs or upgrades `release`, rolling back on
+/// failure. Returns helm's output (the release notes).
+pub fn upgrade(
+    sh: &Shell,
+    root: &Path,
+    release: &Release,
+    kube: &KubeTarget,
+    timeout: Duration,
+) -> Result<String, HelmError> {
+    run(sh, &upgrade_args(root, release, kube, timeout))
+}
+
+/// One line of `helm list --output json`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ReleaseInfo {
+    /// The release name.
+    pub name: String,
+    /// Its namespace.
+    pub namespace: String,
+    /// Its revision number.
+    pub revision: String,
+    /// `deployed`, `failed`, `pending-install`, …
+    pub status: String,
+    /// `CHART-VERSION`.
+    pub chart: String,
+    /// The application version of the chart.
+    #[serde(default)]
+    pub app_version: String,
+}
+
+/// `helm list --all --namespace NS --output json`.
+pub fn list(sh: &Shell, namespace: &str, kube: &KubeTarget) -> Result<Vec<ReleaseInfo>, HelmError> {
+    let mut args: Vec<OsString> = [
+        "list",
+        "--all",
+        "--namespace",
+        namespace,
+        "--output",
+        "json",
+    ]
+    .map(OsString::from)
+    .to_vec();
+    args.extend(kube_args(kube));
+    let output = run(sh, &args)?;
+    serde_json::from_str(output.trim()).map_err(|error| HelmError::BadOutput {
+        command: command_line(&args),
+        message: error.to_string(),
+    })
+}
+
+fn command_line(args: &[OsString]) -> String {
+    let mut line = String::from("helm");
+    for arg in args {
+        line.push(' ');
+        line.push_str(&arg.to_string_lossy());
+    }
+    line
+}
+
+/// Runs `helm ARGS`, returning its standard output; a failure carries helm's `Error:` line.
+fn run(sh: &Shell, args: &[OsString]) -> Result<String, HelmError> {
+    check_installed()?;
+    let command = command_line(args);
+    let output = cmd!(sh, "helm {args...}")
+        .quiet()
+        .ignore_status()
+        .output()
+        .map_err(|source| HelmError::Start {
+            command: command.clone(),
+            source,
+        })?;
+    if output.status.success() {
+        return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let detail = stderr
+        .lines()
+        .rev()
+        .find_map(|line| line.trim().strip_prefix("Error:").map(str::trim))
+        .or_else(|| {
+            stderr
+                .lines()
+                .rev()
+                .map(str::trim)
+                .find(|line| !line.is_empty())
+        })
+        .map_or_else(|| format!("exited with {}", output.status), str::to_owned);
+    Err(HelmError::Failed { command, detail })
+}

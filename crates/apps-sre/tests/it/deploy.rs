@@ -1,0 +1,338 @@
+//! `deploy`: every helm call's argv, the Secrets written before it, and the Grafana password kept
+//! out of helm's argv, environment and all output.
+
+use serde_json::json;
+
+use crate::k8s::{MockApi, default_service_account};
+use crate::{CANARY, Workspace, assert_exit, b64, stderr, stdout};
+
+/// helm's answers to the calls `deploy` makes; each call's variables are kept in `$STATE`.
+const HELM: &str = r#"set > "$STATE/env-$$"
+case "$1" in
+  repo) printf '"%s" has been added to your repositories\n' "$3" ;;
+  upgrade) printf 'Release "%s" has been upgraded. Happy Helming!\nSTATUS: deployed\n' "$3" ;;
+  *) printf 'Error: unknown command "%s" for "helm"\n' "$1" >&2; exit 1 ;;
+esac"#;
+
+/// helm's message when an atomic upgrade times out and rolls back.
+const HELM_ATOMIC_FAILURE: &str = r#"case "$1" in
+  upgrade) printf 'Error: UPGRADE FAILED: release %s failed, and has been rolled back due to atomic being set: context deadline exceeded\n' "$3" >&2; exit 1 ;;
+  *) exit 0 ;;
+esac"#;
+
+const OBSERVABILITY_UPGRADE: [&str; 17] = [
+    "upgrade",
+    "--install",
+    "kube-prometheus-stack",
+    "prometheus-community/kube-prometheus-stack",
+    "--version",
+    "67.8.0",
+    "--namespace",
+    "observability",
+    "--create-namespace",
+    "--values",
+    "deploy/observability/values.yaml",
+    "--atomic",
+    "--wait",
+    "--timeout",
+    "600s",
+    "--kube-context",
+    "",
+];
+
+fn observability_upgrade(context: &str) -> Vec<String> {
+    let mut args: Vec<String> = OBSERVABILITY_UPGRADE.map(str::to_owned).to_vec();
+    if let Some(last) = args.last_mut() {
+        *last = context.to_owned();
+    }
+    args
+}
+
+fn repo_add() -> Vec<String> {
+    [
+        "repo",
+        "add",
+        "prometheus-community",
+        "https://prometheus-community.github.io/helm-charts",
+        "--force-update",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+fn app_upgrade(workspace: &Workspace, uri: &str, tag: &str) -> Vec<String> {
+    let project = &workspace.project;
+    [
+        "upgrade",
+        "--install",
+        project,
+        "deploy/charts/shopstack-app",
+        "--namespace",
+        project,
+        "--create-namespace",
+        "--set",
+        &format!("image.repository={uri}"),
+        "--set",
+        &format!("image.tag={tag}"),
+        "--atomic",
+        "--wait",
+        "--timeout",
+        "600s",
+        "--kube-context",
+        &workspace.kube_context(),
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// Asserts the canary is nowhere: argv, helm's environment, the tool's output.
+fn assert_no_canary(workspace: &Workspace, output: &std::process::Output) {
+    for call in workspace.tools.calls() {
+        assert!(!call.iter().any(|arg| arg.contains(CANARY)), "{call:?}");
+    }
+    for entry in std::fs::read_dir(workspace.tools.state()).expect("state dir") {
+        let text = std::fs::read_to_string(entry.expect("entry").path()).unwrap_or_default();
+        assert!(
+            !text.contains(CANARY),
+            "helm's environment holds the password"
+        );
+    }
+    for text in [stdout(output), stderr(output)] {
+        assert!(!text.contains(CANARY), "{text}");
+    }
+}
+
+async fn observability_cluster(workspace: &Workspace) -> MockApi {
+    let api = MockApi::start().await;
+    workspace.use_cluster(&api.url());
+    api.serve_secret("observability", "grafana-admin", None)
+        .await;
+    api.serve_namespace("observability", false).await;
+    api
+}
+
+#[tokio::test]
+async fn observability_gets_the_grafana_password_through_a_secret_never_argv() {
+    let workspace = Workspace::on_emulator();
+    workspace
+        .put_app_secret(&format!(
+            r#"{{"GRAFANA_ADMIN_PASSWORD":"{CANARY}","DATABASE_URL":"postgres://db"}}"#
+        ))
+        .await;
+    workspace.tools.add("helm", HELM).expect("helm stand-in");
+    let api = observability_cluster(&workspace).await;
+
+    let output = workspace.run(&["deploy", "observability"]).await;
+    assert_exit(&output, 0);
+
+    assert_eq!(
+        workspace.tools.calls_of("helm"),
+        [repo_add(), observability_upgrade(&workspace.kube_context())]
+    );
+    assert_eq!(
+        api.writes().await,
+        [
+            (
+                "PATCH /api/v1/namespaces/observability".to_owned(),
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {
+                    "name": "observability",
+                    "labels": {"app.kubernetes.io/managed-by": "shopstack"},
+                }})
+            ),
+            (
+                "PATCH /api/v1/namespaces/observability/secrets/grafana-admin".to_owned(),
+                json!({
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {
+                        "name": "grafana-admin",
+                        "namespace": "observability",
+                        "labels": {"app.kubernetes.io/managed-by": "shopstack"},
+                    },
+                    "type": "Opaque",
+                    "data": {"admin-user": b64("admin"), "admin-password": b64(CANARY)},
+                })
+            ),
+        ]
+    );
+    // The values file the release uses names that Secret.
+    let values = std::fs::read_to_string(workspace.path().join("deploy/observability/values.yaml"))
+        .expect("values");
+    assert!(values.contains("existingSecret: grafana-admin"));
+    assert!(
+        stdout(&output).contains(
+            "secret observability/grafana-admin created: password from GRAFANA_ADMIN_PASSWORD"
+        ),
+        "{}",
+        stdout(&output)
+    );
+    assert_no_canary(&workspace, &output);
+}
+
+#[tokio::test]
+async fn app_syncs_its_secrets_then_upgrades_the_chart_with_the_ecr_image() {
+    let workspace = Workspace::on_emulator();
+    let uri = workspace.create_repository().await;
+    workspace.put_image("v3").await;
+    workspace
+        .put_app_secret(&format!(
+            r#"{{"GRAFANA_ADMIN_PASSWORD":"{CANARY}","DATABASE_URL":"postgres://db"}}"#
+        ))
+        .await;
+    workspace.tools.add("helm", HELM).expect("helm stand-in");
+    let api = MockApi::start().await;
+    workspace.use_cluster(&api.url());
+    let namespace = workspace.namespace();
+    api.serve_namespace(&namespace, true).await;
+    api.serve_secret(&namespace, "ecr-pull", None).await;
+    api.serve_secret(&namespace, "app-config", None).await;
+    api.serve_default_service_account(&namespace, Some(default_service_account(&namespace, &[])))
+        .await;
+
+    let output = workspace.run(&["deploy", "app", "--tag", "v3"]).await;
+    assert_exit(&output, 0);
+
+    assert_eq!(
+        workspace.tools.calls_of("helm"),
+        [app_upgrade(&workspace, &uri, "v3")]
+    );
+    let writes = api.writes().await;
+    let paths: Vec<String> = writes.iter().map(|(path, _)| path.clone()).collect();
+    assert_eq!(
+        paths,
+        [
+            format!("PATCH /api/v1/namespaces/{namespace}/secrets/ecr-pull"),
+            format!("PATCH /api/v1/namespaces/{namespace}/serviceaccounts/default"),
+            format!("PATCH /api/v1/namespaces/{namespace}/secrets/app-config"),
+        ]
+    );
+    // The application does not receive Grafana's password.
+    assert_eq!(
+        writes[2].1["data"],
+        json!({"DATABASE_URL": b64("postgres://db")})
+    );
+    assert_no_canary(&workspace, &output);
+}
+
+#[tokio::test]
+async fn all_deploys_observability_before_the_app() {
+    let workspace = Workspace::on_emulator();
+    let uri = workspace.create_repository().await;
+    workspace.put_image("v4").await;
+    workspace.put_app_secret(r#"{"A":"1"}"#).await;
+    workspace.tools.add("helm", HELM).expect("helm stand-in");
+    let api = observability_cluster(&workspace).await;
+    let namespace = workspace.namespace();
+    api.serve_namespace(&namespace, true).await;
+    api.serve_secret(&namespace, "ecr-pull", None).await;
+    api.serve_secret(&namespace, "app-config", None).await;
+    api.serve_default_service_account(
+        &namespace,
+        Some(default_service_account(&namespace, &["ecr-pull"])),
+    )
+    .await;
+
+    let output = workspace.run(&["deploy", "all", "--tag", "v4"]).await;
+    assert_exit(&output, 0);
+    assert_eq!(
+        workspace.tools.calls_of("helm"),
+        [
+            repo_add(),
+            observability_upgrade(&workspace.kube_context()),
+            app_upgrade(&workspace, &uri, "v4"),
+        ]
+    );
+    // No password in the application secret: one was generated into grafana-admin.
+    let writes = api.writes().await;
+    let grafana = writes
+        .iter()
+        .find(|(path, _)| path.ends_with("/secrets/grafana-admin"))
+        .expect("grafana-admin written");
+    let password = grafana.1["data"]["admin-password"]
+        .as_str()
+        .expect("password");
+    assert_eq!(password.len(), b64([0u8; 32]).len());
+    assert!(
+        stdout(&output).contains("password generated"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[tokio::test]
+async fn an_image_not_in_ecr_stops_before_helm_and_the_cluster() {
+    let workspace = Workspace::on_emulator();
+    let uri = workspace.create_repository().await;
+    workspace.put_app_secret(r#"{"A":"1"}"#).await;
+    workspace.tools.add("helm", HELM).expect("helm stand-in");
+    let api = MockApi::start().await;
+    workspace.use_cluster(&api.url());
+
+    let output = workspace.run(&["deploy", "app", "--tag", "v5"]).await;
+    assert_exit(&output, 1);
+    assert_eq!(
+        stderr(&output),
+        format!("error: image {uri}:v5 is not in ECR: build it first (`apps-sre build`)\n")
+    );
+    assert!(workspace.tools.calls_of("helm").is_empty());
+    assert!(api.requests().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_atomic_upgrade_is_one_line_with_helms_reason() {
+    let workspace = Workspace::on_emulator();
+    workspace.put_app_secret(r#"{"A":"1"}"#).await;
+    workspace
+        .tools
+        .add("helm", HELM_ATOMIC_FAILURE)
+        .expect("helm stand-in");
+    let api = observability_cluster(&workspace).await;
+
+    let output = workspace.run(&["deploy", "observability"]).await;
+    assert_exit(&output, 1);
+    let last = stderr(&output)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        last,
+        format!(
+            "error: `helm {}` failed: UPGRADE FAILED: release kube-prometheus-stack failed, and has been rolled back due to atomic being set: context deadline exceeded",
+            observability_upgrade(&workspace.kube_context()).join(" ")
+        )
+    );
+    assert_eq!(api.writes().await.len(), 2);
+}
+
+#[tokio::test]
+async fn without_helm_nothing_is_sent_anywhere() {
+    let counter = shopstack_testkit::ConnectionCounter::start().expect("counter");
+    let workspace = Workspace::with_endpoint(&counter.url());
+    let api = MockApi::start().await;
+    workspace.use_cluster(&api.url());
+    let output = workspace.run(&["deploy", "all", "--tag", "v1"]).await;
+    assert_exit(&output, 1);
+    assert_eq!(
+        stderr(&output),
+        "error: helm is not installed (not found on PATH): install helm 3 (helm.sh/docs/intro/install)\n"
+    );
+    assert_eq!(counter.connections(), 0);
+    assert!(api.requests().await.is_empty());
+}
+
+#[tokio::test]
+async fn outside_the_repository_root_the_missing_chart_is_named_before_any_request() {
+    let counter = shopstack_testkit::ConnectionCounter::start().expect("counter");
+    let workspace = Workspace::with_endpoint(&counter.url());
+    std::fs::remove_dir_all(workspace.path().join("deploy/charts")).expect("remove charts");
+    workspace.tools.add("helm", HELM).expect("helm stand-in");
+    let output = workspace.run(&["deploy", "app", "--tag", "v1"]).await;
+    assert_exit(&output, 1);
+    assert_eq!(
+        stderr(&output),
+        "error: deploy/charts/shopstack-app: chart not found (run from the repository root)\n"
+    );
+    assert!(workspace.tools.calls().is_empty());
+    assert_eq!(counter.connections(), 0);
+}
