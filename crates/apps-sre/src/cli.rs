@@ -145,6 +145,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// Runs one command line.
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
+    shopstack_core::logging::init(cli.global.verbose);
     let (config, environment) = cli.global.load()?;
     let endpoint = cli.global.endpoint_url.as_deref();
     let sh = Shell::new().context("start a shell")?;
