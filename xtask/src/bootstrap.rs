@@ -285,7 +285,9 @@ fn step_command(
     args: &[&str],
 ) -> Command {
     let mut command = Command::new(bin.join(binary));
+    // Charts and manifests are found relative to the repository, whatever the caller's directory.
     command
+        .current_dir(crate::project_root())
         .arg("--config")
         .arg(config)
         .args(["--env", environment])

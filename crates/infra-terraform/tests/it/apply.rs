@@ -473,3 +473,62 @@ fn apply_without_a_terminal_refuses_and_changes_nothing() {
             .is_err()
     );
 }
+
+/// Runs `infra-terraform apply` on a pseudo-terminal (util-linux `script`), answering `answer`.
+fn apply_on_a_terminal(stack: &Stack, answer: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut command = std::process::Command::new("script");
+    command
+        .args([
+            "-qec",
+            &format!("{} apply", env!("CARGO_BIN_EXE_infra-terraform")),
+            "/dev/null",
+        ])
+        .current_dir(stack.project.dir())
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("SHOPSTACK_ENV")
+        .envs(stack.account.environment())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command
+        .spawn()
+        .expect("script (util-linux) runs the command on a terminal");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(answer.as_bytes())
+        .expect("answer");
+    child.wait_with_output().expect("wait")
+}
+
+#[test]
+fn apply_on_a_terminal_asks_and_only_yes_applies() {
+    let stack = Stack::new();
+    let bucket = stack.names("local").state_bucket();
+
+    let declined = apply_on_a_terminal(&stack, "no\n");
+    let text = stdout(&declined);
+    assert!(
+        text.contains("Apply these changes to environment local (account "),
+        "{text}"
+    );
+    assert!(text.contains("Only 'yes' will be accepted."), "{text}");
+    assert!(text.contains("Apply cancelled."), "{text}");
+    assert!(
+        stack
+            .block_on(stack.s3().head_bucket().bucket(&bucket).send())
+            .is_err()
+    );
+
+    let approved = apply_on_a_terminal(&stack, "yes\n");
+    let text = stdout(&approved);
+    assert!(
+        text.contains("Apply complete! Resources: 8 added, 0 changed, 0 destroyed."),
+        "{text}"
+    );
+    stack
+        .block_on(stack.s3().head_bucket().bucket(&bucket).send())
+        .expect("created after yes");
+}
