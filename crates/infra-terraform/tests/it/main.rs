@@ -3,7 +3,10 @@
 mod apply;
 mod config_errors;
 mod identity;
+mod lock_support;
+mod locking;
 mod support;
+mod terraform;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
