@@ -167,7 +167,7 @@ fn binaries(sh: &Shell) -> anyhow::Result<PathBuf> {
 /// Whether a step reported that it changed nothing: each tool's own words for it.
 fn unchanged(step: &Step, stdout: &str) -> bool {
     !step.changes
-        || ["No changes.", " unchanged ", "unchanged:", "is up to date"]
+        || ["No changes.", " unchanged ", "Unchanged:", "is up to date"]
             .iter()
             .any(|marker| stdout.contains(marker))
 }

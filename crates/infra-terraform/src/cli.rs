@@ -2,12 +2,14 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use shopstack_core::cli::GlobalArgs;
 use shopstack_core::{AwsSession, Exit};
 
+use crate::backend_config::LockStorage;
 use crate::commands;
 use crate::context::Context;
 use crate::resource::DestroyOptions;
@@ -39,6 +41,10 @@ enum Command {
         /// Do not ask for confirmation.
         #[arg(long)]
         auto_approve: bool,
+        /// Wait up to this long (e.g. `90s`, `5m`) for a held state lock; by default a held lock
+        /// fails at once.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        lock_timeout: Option<Duration>,
     },
     /// Remove the environment's resources.
     Destroy {
@@ -51,6 +57,9 @@ enum Command {
         /// Also delete an ECR repository that still holds images.
         #[arg(long)]
         force_delete_images: bool,
+        /// Wait up to this long for a held state lock; by default a held lock fails at once.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        lock_timeout: Option<Duration>,
     },
     /// List the environment's resources: present, managed, drifted.
     Status {
@@ -67,8 +76,12 @@ enum Command {
     /// Manage the application secret's value.
     #[command(subcommand)]
     Secret(SecretCommand),
-    /// List Terraform-compatible state locks.
-    Locks,
+    /// List the state locks in the lock table and the state bucket, Terraform's included.
+    Locks {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Remove a state lock by its ID.
     ForceUnlock {
         /// The lock's ID, as `locks` shows it.
@@ -82,6 +95,12 @@ enum Command {
         /// Where to write it (default: envs/<env>/backend.tf).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Lock with a `.tflock` object beside the state (`use_lockfile = true`).
+        #[arg(long, conflicts_with = "dynamodb")]
+        lockfile: bool,
+        /// Lock in the DynamoDB lock table (`dynamodb_table`, the default).
+        #[arg(long)]
+        dynamodb: bool,
     },
     /// Write Terraform configuration with import blocks for every live resource.
     ExportTerraform {
@@ -107,39 +126,11 @@ enum SecretCommand {
     },
 }
 
-impl Command {
-    fn name(&self) -> &'static str {
-        match self {
-            Self::Plan { .. } => "plan",
-            Self::Apply { .. } => "apply",
-            Self::Destroy { .. } => "destroy",
-            Self::Status { .. } => "status",
-            Self::Audit { .. } => "audit",
-            Self::Secret(SecretCommand::Put { .. }) => "secret put",
-            Self::Locks => "locks",
-            Self::ForceUnlock { .. } => "force-unlock",
-            Self::BackendConfig { .. } => "backend-config",
-            Self::ExportTerraform { .. } => "export-terraform",
-            Self::Whoami { .. } => "whoami",
-        }
-    }
-}
-
 /// Runs one command line.
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     shopstack_core::logging::init(cli.global.verbose);
     // The whole configuration, and any value read from a file, is checked before the first request.
     let (config, environment) = cli.global.load()?;
-    if let Command::Locks
-    | Command::ForceUnlock { .. }
-    | Command::BackendConfig { .. }
-    | Command::ExportTerraform { .. } = cli.command
-    {
-        bail!(
-            "`infra-terraform {}` is not implemented yet",
-            cli.command.name()
-        );
-    }
     let secret = match &cli.command {
         Command::Secret(SecretCommand::Put { from_file }) => {
             Some(secret_value::read_value(from_file)?)
@@ -156,29 +147,48 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             json,
             detailed_exitcode,
         } => commands::plan(&context, json, detailed_exitcode).await,
-        Command::Apply { auto_approve } => commands::apply(&context, auto_approve).await,
+        Command::Apply {
+            auto_approve,
+            lock_timeout,
+        } => commands::apply(&context, auto_approve, lock_timeout).await,
         Command::Destroy {
             auto_approve,
             force_delete_state,
             force_delete_images,
+            lock_timeout,
         } => {
             let options = DestroyOptions {
                 force_delete_state,
                 force_delete_images,
             };
-            commands::destroy(&context, auto_approve, &options).await
+            commands::destroy(&context, auto_approve, &options, lock_timeout).await
         }
+        Command::Locks { json } => commands::locks(&context, json).await,
+        Command::ForceUnlock { lock_id, force } => {
+            commands::force_unlock(&context, &lock_id, force).await
+        }
+        Command::BackendConfig { out, lockfile, .. } => {
+            let storage = if lockfile {
+                LockStorage::Lockfile
+            } else {
+                LockStorage::Dynamodb
+            };
+            commands::backend_config(&context, out, storage).await
+        }
+        Command::ExportTerraform { out } => commands::export_terraform(&context, &out).await,
         Command::Status { json } => commands::status(&context, json).await,
         Command::Audit { json } => commands::audit(&context, json).await,
         Command::Secret(SecretCommand::Put { .. }) => match secret {
             Some(value) => commands::secret_put(&context, &value).await,
             None => bail!("no secret value was read"),
         },
-        command => bail!(
-            "`infra-terraform {}` is not implemented yet",
-            command.name()
-        ),
+        Command::Whoami { .. } => bail!("`infra-terraform whoami` was handled above"),
     }
+}
+
+/// `90s`, `5m`, `1h 30m`: a duration as humantime writes it.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|error| format!("\"{text}\": {error}"))
 }
 
 fn whoami(session: &AwsSession, json: bool) -> anyhow::Result<Exit> {

@@ -1,17 +1,25 @@
-//! The infra-terraform commands: plan, apply, destroy, status, audit and secret put.
+//! The infra-terraform commands: plan, apply, destroy, status, audit, secret put, and the
+//! Terraform interop: locks, force-unlock, backend-config, export-terraform.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use shopstack_core::plan::Action;
 use shopstack_core::{Exit, SecretValue};
+use tokio::sync::Mutex;
 
+use crate::backend_config::{self, LockStorage};
 use crate::context::Context;
 use crate::engine::{self, Planned};
+use crate::export;
+use crate::lock::{Backend, HeldLock, Home, LockError, LockStore, Wait};
 use crate::prompt;
-use crate::resource::DestroyOptions;
-use crate::resources;
+use crate::resource::{DestroyOptions, Resource};
+use crate::resources::{self, lock_table::LockTable};
 use crate::secret_value;
+use crate::signals::Signals;
 
 /// Remarks every plan of the environment carries.
 fn notes(context: &Context) -> Vec<String> {
@@ -52,6 +60,26 @@ async fn planned_apply(context: &Arc<Context>) -> anyhow::Result<Planned> {
     Ok(engine::plan_apply(&observed, notes(context)))
 }
 
+/// The plan of a first apply, made before the lock exists. Concurrent first applies may be
+/// creating resources while it reads them, so a read that fails half-way is tried again (the
+/// plan is made again under the lock before anything is changed anyway).
+async fn planned_unlocked(context: &Arc<Context>) -> anyhow::Result<Planned> {
+    let mut attempt = 1;
+    loop {
+        match planned_apply(context).await {
+            Ok(planned) => return Ok(planned),
+            Err(_) if attempt < UNLOCKED_PLAN_ATTEMPTS => {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                attempt += 1;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// Attempts at a first apply's plan, made while other applies may be creating resources.
+const UNLOCKED_PLAN_ATTEMPTS: u32 = 3;
+
 /// `plan`: what `apply` would change. With `detailed_exitcode`, exit 2 when there is a difference.
 pub async fn plan(
     context: &Arc<Context>,
@@ -71,37 +99,149 @@ pub async fn plan(
     })
 }
 
-/// `apply`: show the plan, ask (unless `auto_approve`), create and repair in waves.
-pub async fn apply(context: &Arc<Context>, auto_approve: bool) -> anyhow::Result<Exit> {
-    let planned = planned_apply(context).await?;
+/// `apply`: hold the lock, show the plan, ask (unless `auto_approve`), create and repair in waves.
+///
+/// The lock lives in the lock table, which `apply` itself creates. When the table does not exist
+/// yet (the first apply of an environment), the plan is shown and approved without a lock (it only
+/// reads); then the table is created first (one atomic CreateTable with its tags and encryption;
+/// concurrent first applies wait for the same table), the lock is taken in it, and the plan is
+/// made again under the lock: what a concurrent apply did meanwhile is not done twice.
+pub async fn apply(
+    context: &Arc<Context>,
+    auto_approve: bool,
+    lock_timeout: Option<Duration>,
+) -> anyhow::Result<Exit> {
+    let lock = new_lock(context, "infra-terraform apply");
+    locked(lock, |lock| {
+        apply_locked(context, auto_approve, lock_timeout, lock)
+    })
+    .await
+}
+
+async fn apply_locked(
+    context: &Arc<Context>,
+    auto_approve: bool,
+    lock_timeout: Option<Duration>,
+    lock: Arc<Mutex<HeldLock>>,
+) -> anyhow::Result<Exit> {
+    let store = LockStore::new(context);
+    let home = store.home().await?;
+    if home == Home::Table {
+        acquire(&lock, Home::Table, lock_timeout).await?;
+    }
+    let planned = if home == Home::Table {
+        planned_apply(context).await?
+    } else {
+        planned_unlocked(context).await?
+    };
     print!("{}", planned.plan.render());
     if !planned.plan.has_changes() {
         return Ok(Exit::Success);
     }
+    planned.refuse_conflicts()?;
     let question = format!("Apply these changes to {}?", describe(context));
-    let approved = planned.plan.conflicts().next().is_some()
-        || auto_approve
-        || prompt::confirm(&question, "--auto-approve", "apply")?;
+    let approved = auto_approve || confirm(question, "--auto-approve", "apply").await?;
     if !approved {
         println!("Apply cancelled.");
         return Ok(Exit::Failure);
     }
-    let summary = planned
+    if home == Home::Table {
+        let summary = planned
+            .execute(&DestroyOptions::default(), &|line| println!("{line}"))
+            .await?;
+        print_applied(summary.add, summary.change, summary.destroy);
+        return Ok(Exit::Success);
+    }
+
+    // First apply: the lock's home comes first, then the lock, then the rest under it.
+    let table = LockTable::new(Arc::clone(context));
+    let started = Instant::now();
+    let ours = table.create_reporting().await?;
+    let store = LockStore::new(context);
+    // Every first apply waits for the table to settle before locking in it (see `settled_table`).
+    let settled = store.settled_table().await?;
+    let created = ours.is_some() && settled == ours;
+    if created {
+        println!(
+            "{}  {}: created in {:.1}s (first: it holds the lock)",
+            table.address(),
+            table.id(),
+            started.elapsed().as_secs_f64()
+        );
+    } else {
+        println!(
+            "{}  {}: created by a concurrent apply",
+            table.address(),
+            table.id()
+        );
+    }
+    acquire(&lock, Home::Table, lock_timeout).await?;
+    let replanned = planned_apply(context).await?;
+    let approved_changes: Vec<&str> = planned
+        .plan
+        .changes
+        .iter()
+        .filter(|change| matches!(change.action, Action::Create | Action::Update))
+        .map(|change| change.address.as_str())
+        .collect();
+    let unapproved: Vec<&str> = replanned
+        .plan
+        .changes
+        .iter()
+        .filter(|change| change.action != Action::NoOp)
+        .filter(|change| !approved_changes.contains(&change.address.as_str()))
+        .map(|change| change.address.as_str())
+        .collect();
+    if !unapproved.is_empty() {
+        anyhow::bail!(
+            "the environment changed while waiting for the lock ({}): run apply again to see the new plan",
+            unapproved.join(", ")
+        );
+    }
+    let summary = replanned
         .execute(&DestroyOptions::default(), &|line| println!("{line}"))
         .await?;
-    println!(
-        "\nApply complete! Resources: {} added, {} changed, {} destroyed.",
-        summary.add, summary.change, summary.destroy
+    print_applied(
+        summary.add + usize::from(created),
+        summary.change,
+        summary.destroy,
     );
     Ok(Exit::Success)
 }
 
-/// `destroy`: delete what ShopStack created, keeping what holds data or is still shared.
+fn print_applied(add: usize, change: usize, destroy: usize) {
+    println!("\nApply complete! Resources: {add} added, {change} changed, {destroy} destroyed.");
+}
+
+/// `destroy`: delete what ShopStack created, keeping what holds data or is still shared. It holds
+/// the lock in the table, or, when only the bucket is left, in a lockfile there.
 pub async fn destroy(
     context: &Arc<Context>,
     auto_approve: bool,
     options: &DestroyOptions,
+    lock_timeout: Option<Duration>,
 ) -> anyhow::Result<Exit> {
+    let lock = new_lock(context, "infra-terraform destroy");
+    locked(lock, |lock| {
+        destroy_locked(context, auto_approve, options, lock_timeout, lock)
+    })
+    .await
+}
+
+async fn destroy_locked(
+    context: &Arc<Context>,
+    auto_approve: bool,
+    options: &DestroyOptions,
+    lock_timeout: Option<Duration>,
+    lock: Arc<Mutex<HeldLock>>,
+) -> anyhow::Result<Exit> {
+    let home = LockStore::new(context).home().await?;
+    if home == Home::Nowhere {
+        eprintln!(
+            "note: neither the lock table nor the state bucket exists: destroy runs without the state lock"
+        );
+    }
+    acquire(&lock, home, lock_timeout).await?;
     let observed = engine::observe(resources::all(context)).await?;
     let planned = engine::plan_destroy(&observed, options).await?;
     print!("{}", planned.plan.render());
@@ -112,7 +252,7 @@ pub async fn destroy(
         "Destroy these resources of {}? There is no undo.",
         describe(context)
     );
-    if !auto_approve && !prompt::confirm(&question, "--auto-approve", "destroy")? {
+    if !auto_approve && !confirm(question, "--auto-approve", "destroy").await? {
         println!("Destroy cancelled.");
         return Ok(Exit::Failure);
     }
@@ -122,6 +262,87 @@ pub async fn destroy(
         summary.destroy
     );
     Ok(Exit::Success)
+}
+
+/// The lock `apply` and `destroy` take on `<bucket>/<project>/<env>/infra`.
+fn new_lock(context: &Context, info: &str) -> Mutex<HeldLock> {
+    Mutex::new(HeldLock::new(
+        LockStore::new(context),
+        &context.names.infra_lock_path(),
+        info.to_owned(),
+    ))
+}
+
+/// Takes the lock in `home`, waiting up to `timeout` (and saying so once) while it is held.
+async fn acquire(
+    lock: &Mutex<HeldLock>,
+    home: Home,
+    timeout: Option<Duration>,
+) -> anyhow::Result<()> {
+    let waiting = |held: &LockError| {
+        if let Some(timeout) = timeout {
+            eprintln!(
+                "Waiting up to {} for the state lock: {held}",
+                humantime::format_duration(timeout)
+            );
+        }
+    };
+    let result = lock
+        .lock()
+        .await
+        .acquire(home, Wait { timeout }, &waiting)
+        .await;
+    match result {
+        Err(error @ LockError::Held { .. }) => Err(anyhow::Error::new(error).context(
+            "acquire the state lock (wait for it with --lock-timeout; if its holder is gone, `infra-terraform force-unlock ID` clears it)",
+        )),
+        Err(error) => Err(anyhow::Error::new(error).context("acquire the state lock")),
+        Ok(()) => Ok(()),
+    }
+}
+
+/// Runs `work` with SIGINT and SIGTERM caught, then releases the lock on every outcome: success,
+/// error, or a signal (then exit 130 or 143).
+async fn locked<F, W>(lock: Mutex<HeldLock>, work: W) -> anyhow::Result<Exit>
+where
+    W: FnOnce(Arc<Mutex<HeldLock>>) -> F,
+    F: std::future::Future<Output = anyhow::Result<Exit>>,
+{
+    let mut signals = Signals::install()?;
+    let lock = Arc::new(lock);
+    let outcome = signals.run(work(Arc::clone(&lock))).await;
+    let mut held = lock.lock().await;
+    match outcome {
+        Ok(result) => {
+            let released = held.release().await;
+            let exit = result?;
+            released.context("release the state lock")?;
+            Ok(exit)
+        }
+        Err(exit) => {
+            // Interrupted anywhere, even while taking the lock: remove whatever carries its ID.
+            held.assume_taken();
+            match held.release().await {
+                Ok(()) => eprintln!("Interrupted: the state lock was released."),
+                Err(error) => eprintln!(
+                    "Interrupted: releasing the state lock failed ({error}); clear it with `infra-terraform force-unlock {}`",
+                    held.info.id
+                ),
+            }
+            Ok(exit)
+        }
+    }
+}
+
+/// Asks on the terminal without blocking the runtime, so that a signal still gets through.
+async fn confirm(
+    question: String,
+    flag: &'static str,
+    action: &'static str,
+) -> anyhow::Result<bool> {
+    let answer =
+        tokio::task::spawn_blocking(move || prompt::confirm(&question, flag, action)).await?;
+    Ok(answer?)
 }
 
 /// `status`: every resource with its state: ok, missing, adopted, drifted or in conflict.
@@ -214,5 +435,145 @@ pub async fn secret_put(context: &Arc<Context>, value: &SecretValue) -> anyhow::
     let name = context.names.app_secret();
     let version = secret_value::put(&context.secrets, &name, value).await?;
     println!("stored a new version of {name} (version {version})");
+    Ok(Exit::Success)
+}
+
+/// `locks`: every lock in the lock table and the state bucket, Terraform's included.
+pub async fn locks(context: &Arc<Context>, json: bool) -> anyhow::Result<Exit> {
+    let store = LockStore::new(context);
+    let locks = store.list().await?;
+    if json {
+        print_json(&serde_json::to_value(&locks).context("encode JSON")?)?;
+        return Ok(Exit::Success);
+    }
+    if locks.is_empty() {
+        println!(
+            "No locks in table {} or bucket {}.",
+            context.names.lock_table(),
+            context.names.state_bucket()
+        );
+        return Ok(Exit::Success);
+    }
+    let rows: Vec<[String; 6]> = locks
+        .iter()
+        .map(|lock| {
+            let location = match lock.backend {
+                Backend::Dynamodb => format!("dynamodb {}", lock.location),
+                Backend::S3 => format!("s3://{}/{}", store.bucket(), lock.location),
+            };
+            [
+                lock.info.id.clone(),
+                location,
+                lock.info.who.clone(),
+                lock.info.operation.clone(),
+                lock.info.created.clone(),
+                lock.info.info.clone(),
+            ]
+        })
+        .collect();
+    let header = ["ID", "LOCK", "WHO", "OPERATION", "CREATED", "INFO"].map(str::to_owned);
+    let mut widths = [0usize; 6];
+    for row in std::iter::once(&header).chain(&rows) {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.len());
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:width$}"))
+            .collect();
+        println!("{}", cells.join("  ").trim_end());
+    }
+    Ok(Exit::Success)
+}
+
+/// `force-unlock`: remove the lock with `id` (its item, its lockfile, or both), asking first on a
+/// terminal unless `force`.
+pub async fn force_unlock(context: &Arc<Context>, id: &str, force: bool) -> anyhow::Result<Exit> {
+    let store = LockStore::new(context);
+    let held: Vec<_> = store
+        .list()
+        .await?
+        .into_iter()
+        .filter(|lock| lock.info.id == id)
+        .collect();
+    let Some(first) = held.first() else {
+        return Err(LockError::NoSuchLock(id.to_owned()).into());
+    };
+    if !force {
+        let question = format!(
+            "Remove the state lock {} held by {}? Only do this when its holder is gone: two runs at once can corrupt the state.",
+            first.info.path,
+            first.info.holder()
+        );
+        if !confirm(question, "--force", "force-unlock").await? {
+            println!("Force-unlock cancelled.");
+            return Ok(Exit::Failure);
+        }
+    }
+    for lock in store.force_unlock(id).await? {
+        match lock.backend {
+            Backend::Dynamodb => println!(
+                "Removed lock {id} (item {} of table {}).",
+                lock.location,
+                context.names.lock_table()
+            ),
+            Backend::S3 => println!(
+                "Removed lock {id} (s3://{}/{}).",
+                store.bucket(),
+                lock.location
+            ),
+        }
+    }
+    Ok(Exit::Success)
+}
+
+/// `backend-config`: write the Terraform backend block of the environment.
+pub async fn backend_config(
+    context: &Arc<Context>,
+    out: Option<PathBuf>,
+    storage: LockStorage,
+) -> anyhow::Result<Exit> {
+    let path = out.unwrap_or_else(|| backend_config::default_path(context));
+    let store = LockStore::new(context);
+    let (bucket, table) = futures::try_join!(store.bucket_exists(), store.table_exists())?;
+    let text = backend_config::render(context, storage);
+    let unchanged = std::fs::read_to_string(&path).is_ok_and(|existing| existing == text);
+    if !unchanged {
+        backend_config::write(&path, &text)?;
+    }
+    println!(
+        "{} {} (state s3://{}/{}, locked {}).",
+        if unchanged { "Unchanged:" } else { "Wrote" },
+        path.display(),
+        context.names.state_bucket(),
+        context.names.state_key(),
+        match storage {
+            LockStorage::Dynamodb => format!("in DynamoDB table {}", context.names.lock_table()),
+            LockStorage::Lockfile => format!("by {}.tflock", context.names.state_key()),
+        }
+    );
+    if !bucket || (storage == LockStorage::Dynamodb && !table) {
+        eprintln!(
+            "warning: the state backend does not exist yet: run `infra-terraform apply` before `terraform init`"
+        );
+    }
+    Ok(Exit::Success)
+}
+
+/// `export-terraform`: write Terraform configuration importing every live resource into `dir`.
+pub async fn export_terraform(context: &Arc<Context>, dir: &Path) -> anyhow::Result<Exit> {
+    let exported = export::export(context).await?;
+    export::write(dir, &exported)?;
+    for missing in &exported.missing {
+        eprintln!("note: {missing} does not exist: not exported (apply creates it)");
+    }
+    println!(
+        "Wrote {} with {} resources to import: run `terraform init && terraform plan` there.",
+        dir.display(),
+        exported.imported
+    );
     Ok(Exit::Success)
 }

@@ -248,13 +248,8 @@ pub async fn plan_destroy(
 }
 
 impl Planned {
-    /// Executes the plan wave by wave, concurrently inside a wave; `report` gets one line per
-    /// finished change. Stops after the first wave with a failure.
-    pub async fn execute(
-        &self,
-        options: &DestroyOptions,
-        report: &(dyn Fn(String) + Sync),
-    ) -> Result<Summary, EngineError> {
+    /// Fails naming every resource in conflict, if there is one: nothing may be changed then.
+    pub fn refuse_conflicts(&self) -> Result<(), EngineError> {
         let conflicts: Vec<String> = self
             .plan
             .conflicts()
@@ -267,9 +262,21 @@ impl Planned {
                 )
             })
             .collect();
-        if !conflicts.is_empty() {
-            return Err(EngineError::Conflict(conflicts));
+        if conflicts.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::Conflict(conflicts))
         }
+    }
+
+    /// Executes the plan wave by wave, concurrently inside a wave; `report` gets one line per
+    /// finished change. Stops after the first wave with a failure.
+    pub async fn execute(
+        &self,
+        options: &DestroyOptions,
+        report: &(dyn Fn(String) + Sync),
+    ) -> Result<Summary, EngineError> {
+        self.refuse_conflicts()?;
         let mut waves: BTreeMap<u8, Vec<&Step>> = BTreeMap::new();
         for step in self.steps.iter().filter(|step| {
             matches!(

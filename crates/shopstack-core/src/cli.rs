@@ -74,7 +74,13 @@ where
         .enable_all()
         .build()
     {
-        Ok(runtime) => finish(runtime.block_on(command(cli))),
+        Ok(runtime) => {
+            let result = runtime.block_on(command(cli));
+            // A command stopped by a signal may leave a blocking read of standard input (a
+            // prompt) behind: do not wait for it.
+            runtime.shutdown_background();
+            finish(result)
+        }
         Err(error) => finish::<String>(Err(format!("start the async runtime: {error}"))),
     }
 }

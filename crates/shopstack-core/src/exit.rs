@@ -12,15 +12,21 @@ pub enum Exit {
     Failure,
     /// `plan --detailed-exitcode` only: the plan has changes.
     Changes,
+    /// Stopped by SIGINT (Ctrl-C) after cleaning up, as shells report it: 128 + 2.
+    Interrupted,
+    /// Stopped by SIGTERM after cleaning up: 128 + 15.
+    Terminated,
 }
 
 impl Exit {
-    /// The process exit code: 0, 1 or 2.
+    /// The process exit code: 0, 1, 2, 130 or 143.
     pub fn code(self) -> u8 {
         match self {
             Self::Success => 0,
             Self::Failure => 1,
             Self::Changes => 2,
+            Self::Interrupted => 130,
+            Self::Terminated => 143,
         }
     }
 }
@@ -53,5 +59,7 @@ mod tests {
         assert_eq!(Exit::Success.code(), 0);
         assert_eq!(Exit::Failure.code(), 1);
         assert_eq!(Exit::Changes.code(), 2);
+        assert_eq!(Exit::Interrupted.code(), 130);
+        assert_eq!(Exit::Terminated.code(), 143);
     }
 }

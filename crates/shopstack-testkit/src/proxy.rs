@@ -248,29 +248,40 @@ fn form_value(text: &str, key: &str) -> Option<String> {
     })
 }
 
+/// The error answer a service of that protocol sends for `fault`: S3's REST-XML, IAM's and STS's
+/// query XML, or the JSON protocols of DynamoDB, ECR, Secrets Manager and CodeBuild.
 fn fault_response(fault: Fault, service: &str) -> String {
-    let (status, body, content_type) = match (fault, service) {
-        (Fault::Throttling, "s3") => ("503 Slow Down", "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>".to_owned(), "application/xml"),
-        (Fault::Throttling, "iam" | "sts") => (
-            "400 Bad Request",
-            "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>".to_owned(),
-            "text/xml",
-        ),
-        (Fault::Throttling, _) => (
-            "400 Bad Request",
-            "{\"__type\":\"ThrottlingException\",\"message\":\"Rate exceeded\"}".to_owned(),
-            "application/x-amz-json-1.1",
-        ),
-        (Fault::InternalError, _) => ("500 Internal Server Error", "<Error><Code>InternalError</Code><Message>injected</Message></Error>".to_owned(), "application/xml"),
-        _ => ("503 Service Unavailable", "<Error><Code>ServiceUnavailable</Code><Message>injected</Message></Error>".to_owned(), "application/xml"),
+    let json = !matches!(service, "s3" | "iam" | "sts");
+    let (status, code) = match fault {
+        Fault::Throttling if service == "s3" => ("503 Slow Down", "SlowDown"),
+        Fault::Throttling if json => ("400 Bad Request", "ThrottlingException"),
+        Fault::Throttling => ("400 Bad Request", "Throttling"),
+        Fault::InternalError if json => ("500 Internal Server Error", "InternalFailure"),
+        Fault::InternalError => ("500 Internal Server Error", "InternalError"),
+        _ => ("503 Service Unavailable", "ServiceUnavailable"),
     };
-    let error_type = if content_type.starts_with("application/x-amz-json") {
-        "x-amzn-ErrorType: ThrottlingException\r\n"
-    } else {
-        ""
+    let message = "injected";
+    let (content_type, extra, body) = match service {
+        "s3" => (
+            "application/xml",
+            String::new(),
+            format!("<Error><Code>{code}</Code><Message>{message}</Message></Error>"),
+        ),
+        "iam" | "sts" => (
+            "text/xml",
+            String::new(),
+            format!(
+                "<ErrorResponse><Error><Type>Receiver</Type><Code>{code}</Code><Message>{message}</Message></Error></ErrorResponse>"
+            ),
+        ),
+        _ => (
+            "application/x-amz-json-1.1",
+            format!("x-amzn-ErrorType: {code}\r\n"),
+            format!("{{\"__type\":\"{code}\",\"message\":\"{message}\"}}"),
+        ),
     };
     format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n{error_type}Content-Length: {}\r\n\r\n{body}",
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n{extra}Content-Length: {}\r\n\r\n{body}",
         body.len()
     )
 }

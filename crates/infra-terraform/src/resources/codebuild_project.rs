@@ -8,7 +8,8 @@ use aws_sdk_codebuild::error::SdkError;
 use aws_sdk_codebuild::operation::create_project::CreateProjectError;
 use aws_sdk_codebuild::types::{
     ArtifactsType, ComputeType, EnvironmentType, EnvironmentVariable, EnvironmentVariableType,
-    Project, ProjectArtifacts, ProjectEnvironment, ProjectSource, SourceType, Tag,
+    ImagePullCredentialsType, Project, ProjectArtifacts, ProjectEnvironment, ProjectSource,
+    SourceType, Tag,
 };
 
 use crate::context::Context;
@@ -24,6 +25,8 @@ pub const IMAGE_REPO_URI: &str = "IMAGE_REPO_URI";
 /// How long to retry while IAM has not yet propagated a new role to CodeBuild.
 const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(60);
 const BUILD_TIMEOUT_MINUTES: i32 = 30;
+/// How long a build may wait in the queue: AWS's default, stated for the same reason.
+const QUEUED_TIMEOUT_MINUTES: i32 = 480;
 
 /// Logs in to ECR, builds the image tagged `IMAGE_TAG` (default: the commit) and pushes it.
 const BUILDSPEC: &str = r#"version: 0.2
@@ -93,6 +96,8 @@ impl CodeBuildProject {
             .image(BUILD_IMAGE)
             .compute_type(ComputeType::BuildGeneral1Small)
             .privileged_mode(true)
+            // AWS's default, stated so that every reader (an emulator, Terraform) sees it.
+            .image_pull_credentials_type(ImagePullCredentialsType::Codebuild)
             .environment_variables(variable)
             .build()
             .map_err(|error| self.unexpected(error.to_string()))
@@ -269,6 +274,7 @@ impl Resource for CodeBuildProject {
                 .environment(self.environment()?)
                 .service_role(self.service_role())
                 .timeout_in_minutes(BUILD_TIMEOUT_MINUTES)
+                .queued_timeout_in_minutes(QUEUED_TIMEOUT_MINUTES)
                 .set_tags(Some(self.tags()))
                 .send()
                 .await;

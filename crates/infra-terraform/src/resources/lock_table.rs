@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, PointInTimeRecoverySpecification,
     ScalarAttributeType, SseSpecification, SseType, TableStatus, Tag,
 };
+use aws_smithy_types::DateTime;
 use futures::future::try_join_all;
 
 use crate::context::Context;
@@ -71,6 +72,51 @@ impl LockTable {
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(5));
         }
+    }
+
+    /// Creates the table with every setting, waiting until it is ACTIVE. The creation time AWS
+    /// reported when this call created it; `None` when a concurrent process did (its settings are
+    /// ours too).
+    pub async fn create_reporting(&self) -> Result<Option<DateTime>, ResourceError> {
+        let table = self.table();
+        let definition = AttributeDefinition::builder()
+            .attribute_name(LOCK_KEY)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(|error| self.unexpected(error.to_string()))?;
+        let key = KeySchemaElement::builder()
+            .attribute_name(LOCK_KEY)
+            .key_type(KeyType::Hash)
+            .build()
+            .map_err(|error| self.unexpected(error.to_string()))?;
+        let created = self
+            .context
+            .dynamodb
+            .create_table()
+            .table_name(&table)
+            .attribute_definitions(definition)
+            .key_schema(key)
+            .billing_mode(BillingMode::PayPerRequest)
+            .sse_specification(Self::sse_specification())
+            .set_tags(Some(self.tags()?))
+            .send()
+            .await;
+        let created_at = match created {
+            Ok(output) => output
+                .table_description()
+                .and_then(|description| description.creation_date_time())
+                .copied(),
+            // Another process is creating it: wait for it like for our own.
+            Err(SdkError::ServiceError(service))
+                if matches!(service.err(), CreateTableError::ResourceInUseException(_)) =>
+            {
+                None
+            }
+            Err(error) => return Err(aws("DynamoDB", "CreateTable", &table)(error)),
+        };
+        self.wait_until_active().await?;
+        self.put("point_in_time_recovery").await?;
+        Ok(created_at)
     }
 
     fn tags(&self) -> Result<Vec<Tag>, ResourceError> {
@@ -259,38 +305,7 @@ impl Resource for LockTable {
     }
 
     async fn create(&self) -> Result<(), ResourceError> {
-        let table = self.table();
-        let definition = AttributeDefinition::builder()
-            .attribute_name(LOCK_KEY)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .map_err(|error| self.unexpected(error.to_string()))?;
-        let key = KeySchemaElement::builder()
-            .attribute_name(LOCK_KEY)
-            .key_type(KeyType::Hash)
-            .build()
-            .map_err(|error| self.unexpected(error.to_string()))?;
-        let created = self
-            .context
-            .dynamodb
-            .create_table()
-            .table_name(&table)
-            .attribute_definitions(definition)
-            .key_schema(key)
-            .billing_mode(BillingMode::PayPerRequest)
-            .sse_specification(Self::sse_specification())
-            .set_tags(Some(self.tags()?))
-            .send()
-            .await;
-        match created {
-            Ok(_) => {}
-            // Another process is creating it: wait for it like for our own.
-            Err(SdkError::ServiceError(service))
-                if matches!(service.err(), CreateTableError::ResourceInUseException(_)) => {}
-            Err(error) => return Err(aws("DynamoDB", "CreateTable", &table)(error)),
-        }
-        self.wait_until_active().await?;
-        self.put("point_in_time_recovery").await
+        self.create_reporting().await.map(drop)
     }
 
     async fn update(&self, attributes: &[&'static str]) -> Result<(), ResourceError> {

@@ -81,14 +81,43 @@ fn apply_fails_naming_each_call_when_every_request_fails() {
     let message = stderr(&apply);
     assert_eq!(message.lines().count(), 1, "one line: {message}");
     let names = stack.names("local");
-    for expected in [
+    // apply first finds where the state lock lives: that call gives up first.
+    assert_eq!(
+        message,
         format!(
-            "S3 GetBucketVersioning on {}: InternalError: injected",
-            names.state_bucket()
+            "error: DynamoDB DescribeTable on {}: InternalFailure: injected\n",
+            names.lock_table()
+        )
+    );
+    // plan reads everything at once and names every call that failed.
+    let plan = stack.run(&["plan"]);
+    assert_exit(&plan, 1);
+    let message = stderr(&plan);
+    assert_eq!(message.lines().count(), 1, "one line: {message}");
+    for expected in [
+        // The bucket's settings are read together; whichever fails first is named.
+        "read the live resources: S3 GetBucket".to_owned(),
+        format!("{}: InternalError: injected", names.state_bucket()),
+        format!(
+            "DynamoDB DescribeTable on {}: InternalFailure: injected",
+            names.lock_table()
         ),
-        format!("DynamoDB DescribeTable on {}: ", names.lock_table()),
-        format!("IAM GetRole on {}: ", names.ci_role()),
-        format!("ECR DescribeRepositories on {}: ", names.ecr_repository()),
+        format!(
+            "IAM GetRole on {}: InternalError: injected",
+            names.ci_role()
+        ),
+        format!(
+            "ECR DescribeRepositories on {}: InternalFailure: injected",
+            names.ecr_repository()
+        ),
+        format!(
+            "CodeBuild BatchGetProjects on {}: InternalFailure: injected",
+            names.codebuild_project()
+        ),
+        format!(
+            "SecretsManager DescribeSecret on {}: InternalFailure: injected",
+            names.app_secret()
+        ),
     ] {
         assert!(message.contains(&expected), "{expected} in {message}");
     }
@@ -98,7 +127,10 @@ fn apply_fails_naming_each_call_when_every_request_fails() {
         .iter()
         .filter(|request| request.operation == "DescribeTable")
         .count();
-    assert_eq!(attempts, 6, "the SDK's standard retry makes 6 attempts");
+    assert_eq!(
+        attempts, 12,
+        "6 attempts (the SDK's standard retry) by apply, 6 by plan"
+    );
     assert!(
         stack
             .block_on(stack.s3().head_bucket().bucket(names.state_bucket()).send())

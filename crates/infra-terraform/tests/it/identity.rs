@@ -110,12 +110,24 @@ fn the_config_endpoint_is_used_when_nothing_overrides_it() {
 }
 
 #[test]
-fn unimplemented_commands_say_so() {
-    let project = project("");
-    let output = run(infra_terraform(project.dir()).arg("locks"));
+fn a_bad_lock_timeout_is_refused_before_any_request() {
+    let counter = ConnectionCounter::start().expect("listener");
+    let project = project(&format!(
+        "[environments.local]\nregion = \"eu-west-1\"\nendpoint_url = \"{}\"\n",
+        counter.url()
+    ));
+    let output = run(infra_terraform(project.dir()).args([
+        "apply",
+        "--auto-approve",
+        "--lock-timeout",
+        "soon",
+    ]));
     assert_eq!(output.status.code(), Some(1));
-    assert_eq!(
-        stderr(&output),
-        "error: `infra-terraform locks` is not implemented yet\n"
+    assert!(
+        stderr(&output)
+            .starts_with("error: invalid value 'soon' for '--lock-timeout <DURATION>': \"soon\": "),
+        "{}",
+        stderr(&output)
     );
+    assert_eq!(counter.connections(), 0);
 }

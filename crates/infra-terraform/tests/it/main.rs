@@ -6,10 +6,13 @@ mod destroy;
 mod drift;
 mod faults;
 mod identity;
+mod lock_support;
+mod locking;
 mod oidc;
 mod requests;
 mod secrets;
 mod support;
+mod terraform;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
