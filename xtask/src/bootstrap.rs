@@ -149,7 +149,7 @@ impl State {
 }
 
 /// Where the crate binaries are: `SHOPSTACK_BIN_DIR` when set (tests), else built now.
-fn binaries(sh: &Shell) -> anyhow::Result<PathBuf> {
+pub fn binaries(sh: &Shell) -> anyhow::Result<PathBuf> {
     if let Some(dir) = std::env::var_os("SHOPSTACK_BIN_DIR") {
         return Ok(PathBuf::from(dir));
     }

@@ -1,5 +1,6 @@
 //! `cargo xtask`: the project's task runner, in place of the original platform's Makefiles.
 
+mod bench;
 mod bootstrap;
 mod doctor;
 mod e2e;
@@ -40,7 +41,7 @@ enum Command {
     /// Check tools, versions, the docker engine, the AWS identity and the kube context.
     Doctor(doctor::Args),
     /// Benchmark against Terraform on the same resources.
-    Bench,
+    Bench(bench::Args),
     /// Run the end-to-end tests that need docker and kind.
     E2e {
         /// Extra arguments for `cargo test` before `--` (e.g. a test name filter).
@@ -84,7 +85,7 @@ fn run(xtask: Xtask) -> anyhow::Result<ExitCode> {
         Command::Doctor(args) => doctor::run(sh, &args),
         Command::LocalAws { action } => local_aws::run(sh, action),
         Command::RepeatTest { runs, keep_going } => e2e::repeat_test(sh, runs, keep_going),
-        Command::Bench => anyhow::bail!("`cargo xtask bench` is not implemented yet"),
+        Command::Bench(args) => bench::run(sh, &args),
         Command::E2e { cargo_args } => e2e::run(sh, &cargo_args),
     }
 }

@@ -78,7 +78,7 @@ const MIRROR_DEPTH: usize = 4;
 
 /// A filesystem mirror of Terraform providers holding the AWS provider: the directory that
 /// contains `registry.terraform.io/hashicorp/aws`, found within a few levels of the usual roots.
-fn find_provider_mirror() -> Option<PathBuf> {
+pub fn find_provider_mirror() -> Option<PathBuf> {
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let roots = [
         Some(PathBuf::from("/opt")),
