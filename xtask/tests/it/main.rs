@@ -1,5 +1,7 @@
 //! Integration tests of `cargo xtask`, run as the built binary against the AWS emulator.
 
+mod invalid_inputs;
+
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
