@@ -1,5 +1,6 @@
 //! Integration tests of `cargo xtask`, run as the built binary against the AWS emulator.
 
+mod canary;
 mod invalid_inputs;
 
 use std::path::PathBuf;
