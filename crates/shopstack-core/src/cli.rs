@@ -46,14 +46,29 @@ impl GlobalArgs {
     }
 }
 
-/// Parses the command line. `--help` and `--version` print and exit 0; a usage error prints
-/// clap's message and exits 1 (2 is reserved for "changes present").
+/// Parses the command line. `--help` and `--version` print and exit 0; a missing subcommand
+/// prints the help and exits 1; any other usage error is one line (clap's first) and exits 1
+/// (2 is reserved for "changes present").
 pub fn parse<T: Parser>() -> Result<T, ExitCode> {
-    T::try_parse().map_err(|error| {
-        let _ = error.print();
-        match error.kind() {
-            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,
-            _ => ExitCode::FAILURE,
+    T::try_parse().map_err(|error| match error.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = error.print();
+            ExitCode::SUCCESS
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = error.print();
+            ExitCode::FAILURE
+        }
+        _ => {
+            let rendered = error.render().to_string();
+            eprintln!(
+                "{}",
+                rendered
+                    .lines()
+                    .next()
+                    .unwrap_or("error: invalid arguments")
+            );
+            ExitCode::FAILURE
         }
     })
 }

@@ -1,6 +1,8 @@
 //! Integration tests of `cargo xtask`, run as the built binary against the AWS emulator.
 
 mod bootstrap;
+mod canary;
+mod invalid_inputs;
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
