@@ -96,7 +96,7 @@ fn apply_fails_naming_each_call_when_every_request_fails() {
     assert_eq!(message.lines().count(), 1, "one line: {message}");
     for expected in [
         // The bucket's settings are read together; whichever fails first is named.
-        "read the live resources: S3 GetBucket".to_owned(),
+        "read the live resources: S3 Get".to_owned(),
         format!("{}: InternalError: injected", names.state_bucket()),
         format!(
             "DynamoDB DescribeTable on {}: InternalFailure: injected",
