@@ -11,7 +11,6 @@ pub mod grafana;
 pub mod helm;
 pub mod image;
 pub mod kube_client;
-pub mod progress;
 pub mod pull_secret;
 pub mod releases;
 pub mod secret_apply;

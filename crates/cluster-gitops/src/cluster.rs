@@ -10,9 +10,9 @@ use xshell::Shell;
 use crate::kind::{self, KindError};
 use crate::kind_config::{KindConfig, KindConfigError, LoadOptions};
 use crate::kubeconfig::{self, Connection, KubeconfigError, Target};
-use crate::progress::Progress;
 use crate::spec::{self, SpecError};
 use crate::validate::{self, Report, ValidateError};
+use shopstack_core::progress::Progress;
 
 /// Where `kind export logs` writes after a failure, under the working directory.
 pub const LOGS_DIR: &str = "kind-logs";

@@ -5,7 +5,6 @@ pub mod cluster;
 pub mod kind;
 pub mod kind_config;
 pub mod kubeconfig;
-pub mod progress;
 pub mod repeat;
 pub mod spec;
 pub mod sync;

@@ -11,6 +11,7 @@ pub mod location;
 pub mod logging;
 pub mod names;
 pub mod plan;
+pub mod progress;
 pub mod secret;
 pub mod session;
 
