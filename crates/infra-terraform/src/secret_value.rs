@@ -62,7 +62,23 @@ pub fn read_value(path: &Path) -> Result<SecretValue, SecretValueError> {
     })?;
     let value = SecretValue::new(text);
     match serde_json::from_str::<serde_json::Value>(value.expose()) {
-        Ok(serde_json::Value::Object(_)) => Ok(value),
+        Ok(serde_json::Value::Object(entries)) => {
+            // Each key becomes one Kubernetes Secret key: its value must be flat. Only the key
+            // is named, never a value.
+            match entries
+                .iter()
+                .find(|(_, entry)| entry.is_object() || entry.is_array())
+            {
+                Some((key, entry)) => Err(SecretValueError::NotAnObject {
+                    path: shown,
+                    reason: format!(
+                        "key \"{key}\" holds a JSON {}: values must be strings, numbers or booleans",
+                        json_kind(entry)
+                    ),
+                }),
+                None => Ok(value),
+            }
+        }
         Ok(other) => Err(SecretValueError::NotAnObject {
             path: shown,
             reason: format!("found a JSON {}", json_kind(&other)),
@@ -154,6 +170,16 @@ mod tests {
     fn a_json_object_is_accepted() {
         let value = read(&format!("{{\"API_KEY\": \"{CANARY}\"}}")).expect("valid");
         assert!(value.expose().contains(CANARY));
+    }
+
+    #[test]
+    fn nested_values_are_refused_naming_only_the_key() {
+        let error =
+            read(&format!("{{\"DB\": {{\"password\": \"{CANARY}\"}}}}")).expect_err("nested");
+        assert_eq!(
+            error,
+            "FILE: the secret value must be a JSON object of configuration keys: key \"DB\" holds a JSON object: values must be strings, numbers or booleans"
+        );
     }
 
     #[test]
