@@ -77,8 +77,8 @@ fn measure(sh: &Shell, args: &Args, endpoint: &str, mirror: &Path) -> anyhow::Re
     let proxy = Proxy::start(endpoint, Behaviour::default()).context("start the counting proxy")?;
     let account = Account::isolated(endpoint).context("an emulator account for the bench")?;
     let bin = crate::bootstrap::binaries(sh)?;
-    let work = tempfile_dir()?;
-    let dir = work.as_path();
+    let work = tempfile::tempdir().context("create a scratch directory")?;
+    let dir = work.path();
     std::fs::write(
         dir.join("shopstack.toml"),
         format!(
@@ -195,25 +195,4 @@ fn measure(sh: &Shell, args: &Args, endpoint: &str, mirror: &Path) -> anyhow::Re
     std::fs::write(&path, results).with_context(|| format!("write {}", path.display()))?;
     eprintln!("results written to {}", path.display());
     Ok(ExitCode::SUCCESS)
-}
-
-/// A scratch directory removed when dropped.
-struct ScratchDir(std::path::PathBuf);
-
-impl ScratchDir {
-    fn as_path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tempfile_dir() -> anyhow::Result<ScratchDir> {
-    let dir = std::env::temp_dir().join(format!("shopstack-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-    Ok(ScratchDir(dir))
 }
