@@ -15,9 +15,9 @@ use crate::argocd::{self, GitSource};
 use crate::build::{self, Backoff, BuildRequest};
 use crate::grafana::{self, PasswordSource};
 use crate::image::{self, ImageError, ImageRef};
-use crate::kube_client::{Connection, KubeTarget};
 use crate::{docker, ecr_login, git, helm, pull_secret, releases, secret_sync, status};
-use shopstack_core::progress::Progress;
+use cluster_gitops::kubeconfig::{Connection, Target as KubeTarget};
+use shopstack_progress::Progress;
 
 /// Build images, wire ECR and Secrets Manager into the cluster, deploy the app and observability.
 #[derive(Debug, Parser)]

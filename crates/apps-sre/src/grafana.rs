@@ -11,8 +11,8 @@ use k8s_openapi::api::core::v1::Secret;
 use shopstack_core::SecretValue;
 use thiserror::Error;
 
-use crate::kube_client::Connection;
 use crate::secret_apply::{self, Outcome, SecretApplyError};
+use cluster_gitops::kubeconfig::Connection;
 
 /// Name of the Secret holding Grafana's admin credentials.
 pub const SECRET_NAME: &str = "grafana-admin";

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use thiserror::Error;
 use xshell::{Shell, cmd};
 
-use crate::kube_client::KubeTarget;
 use crate::releases::{Chart, Release};
+use cluster_gitops::kubeconfig::Target as KubeTarget;
 
 /// How to get helm, shown when it is missing.
 pub const INSTALL_HELM: &str = "install helm 3 (helm.sh/docs/intro/install)";

@@ -10,7 +10,6 @@ pub mod git;
 pub mod grafana;
 pub mod helm;
 pub mod image;
-pub mod kube_client;
 pub mod pull_secret;
 pub mod releases;
 pub mod secret_apply;

@@ -13,8 +13,8 @@ use thiserror::Error;
 
 use crate::FIELD_MANAGER;
 use crate::ecr_login::RegistryLogin;
-use crate::kube_client::Connection;
 use crate::secret_apply::{self, SecretApplyError};
+use cluster_gitops::kubeconfig::Connection;
 
 /// Name of the image pull Secret.
 pub const SECRET_NAME: &str = "ecr-pull";

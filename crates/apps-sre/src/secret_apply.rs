@@ -8,7 +8,7 @@ use kube::api::{Api, Patch, PatchParams};
 use thiserror::Error;
 
 use crate::FIELD_MANAGER;
-use crate::kube_client::Connection;
+use cluster_gitops::kubeconfig::Connection;
 
 /// Label on every object ShopStack applies.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";

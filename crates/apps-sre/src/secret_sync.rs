@@ -6,8 +6,8 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 
 use crate::app_secret::AppConfig;
-use crate::kube_client::Connection;
 use crate::secret_apply::{self, Outcome, SecretApplyError};
+use cluster_gitops::kubeconfig::Connection;
 
 /// Name of the Kubernetes Secret the application reads its configuration from.
 pub const SECRET_NAME: &str = "app-config";

@@ -7,7 +7,7 @@ use kube::api::{Api, ListParams};
 use thiserror::Error;
 
 use crate::helm::ReleaseInfo;
-use crate::kube_client::Connection;
+use cluster_gitops::kubeconfig::Connection;
 
 /// Errors from reading pods.
 #[derive(Debug, Error)]

@@ -12,7 +12,7 @@ use crate::kind_config::{KindConfig, KindConfigError, LoadOptions};
 use crate::kubeconfig::{self, Connection, KubeconfigError, Target};
 use crate::spec::{self, SpecError};
 use crate::validate::{self, Report, ValidateError};
-use shopstack_core::progress::Progress;
+use shopstack_progress::Progress;
 
 /// Where `kind export logs` writes after a failure, under the working directory.
 pub const LOGS_DIR: &str = "kind-logs";

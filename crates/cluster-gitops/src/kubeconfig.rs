@@ -99,7 +99,10 @@ impl Target {
     fn describe(&self) -> String {
         match &self.kubeconfig {
             Some(path) => path.display().to_string(),
-            None => "kubeconfig (KUBECONFIG or ~/.kube/config)".to_owned(),
+            None => match std::env::var_os("KUBECONFIG").filter(|list| !list.is_empty()) {
+                Some(list) => format!("{} (KUBECONFIG)", list.to_string_lossy()),
+                None => "~/.kube/config".to_owned(),
+            },
         }
     }
 

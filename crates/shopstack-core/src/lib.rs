@@ -11,7 +11,6 @@ pub mod location;
 pub mod logging;
 pub mod names;
 pub mod plan;
-pub mod progress;
 pub mod secret;
 pub mod session;
 
