@@ -166,12 +166,14 @@ pub fn binaries(sh: &Shell) -> anyhow::Result<PathBuf> {
     if let Some(dir) = std::env::var_os("SHOPSTACK_BIN_DIR") {
         return Ok(PathBuf::from(dir));
     }
-    cmd!(
-        sh,
-        "cargo build --quiet --package infra-terraform --package cluster-gitops --package apps-sre"
-    )
-    .run()
-    .context("build the ShopStack binaries")?;
+    // Built exactly as `cargo xtask test` builds them. Cargo picks dependency features from what
+    // one command builds, and the tests' dev-dependencies add some (wiremock turns on hyper's
+    // server, under the whole AWS SDK): a plain `cargo build`, even of the whole workspace, would
+    // compile another copy of the SDK after every test run. The price on a fresh checkout is
+    // compiling the test targets too, which `cargo xtask test` then reuses.
+    cmd!(sh, "cargo test --workspace --no-run --quiet")
+        .run()
+        .context("build the ShopStack binaries")?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| crate::project_root().join("target"), PathBuf::from);
     Ok(target.join("debug"))
