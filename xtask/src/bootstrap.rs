@@ -54,6 +54,11 @@ struct Step {
     needs: &'static [&'static str],
     /// Whether it can change anything (a check cannot).
     changes: bool,
+    /// Phrases of its own output that, all present, say it changed nothing. Empty for a step that
+    /// changes something whenever it runs (every Helm upgrade makes a new revision). Each step's
+    /// own: another step's phrase may appear in its output (deploy reports the app Secret
+    /// unchanged while it installs releases).
+    unchanged_when: &'static [&'static str],
 }
 
 const CLUSTER_TOOLS: &[&str] = &["docker", "docker engine", "kind"];
@@ -67,6 +72,7 @@ fn steps(args: &Args) -> Vec<Step> {
             args: &["plan"],
             needs: &[],
             changes: false,
+            unchanged_when: &[],
         }];
     }
     let mut steps = vec![
@@ -76,6 +82,7 @@ fn steps(args: &Args) -> Vec<Step> {
             args: &["apply", "--auto-approve"],
             needs: &[],
             changes: true,
+            unchanged_when: &["No changes."],
         },
         Step {
             name: "backend config",
@@ -83,6 +90,7 @@ fn steps(args: &Args) -> Vec<Step> {
             args: &["backend-config"],
             needs: &[],
             changes: true,
+            unchanged_when: &["Unchanged:"],
         },
     ];
     if !args.skip_cluster {
@@ -92,6 +100,7 @@ fn steps(args: &Args) -> Vec<Step> {
             args: &["create"],
             needs: CLUSTER_TOOLS,
             changes: true,
+            unchanged_when: &[" unchanged and ready"],
         });
         steps.push(Step {
             name: "cluster validate",
@@ -99,6 +108,7 @@ fn steps(args: &Args) -> Vec<Step> {
             args: &["validate"],
             needs: CLUSTER_TOOLS,
             changes: false,
+            unchanged_when: &[],
         });
     }
     if !args.skip_apps {
@@ -108,6 +118,7 @@ fn steps(args: &Args) -> Vec<Step> {
             args: &["pull-secret"],
             needs: CLUSTER_TOOLS,
             changes: true,
+            unchanged_when: &[": fresh, ", ": already attached"],
         });
         steps.push(Step {
             name: "secrets sync",
@@ -115,6 +126,7 @@ fn steps(args: &Args) -> Vec<Step> {
             args: &["secrets", "sync"],
             needs: CLUSTER_TOOLS,
             changes: true,
+            unchanged_when: &["/app-config unchanged from "],
         });
         steps.push(Step {
             name: "deploy",
@@ -122,6 +134,7 @@ fn steps(args: &Args) -> Vec<Step> {
             args: &["deploy", "all"],
             needs: APP_TOOLS,
             changes: true,
+            unchanged_when: &[],
         });
     }
     steps
@@ -153,23 +166,27 @@ pub fn binaries(sh: &Shell) -> anyhow::Result<PathBuf> {
     if let Some(dir) = std::env::var_os("SHOPSTACK_BIN_DIR") {
         return Ok(PathBuf::from(dir));
     }
-    cmd!(
-        sh,
-        "cargo build --quiet --package infra-terraform --package cluster-gitops --package apps-sre"
-    )
-    .run()
-    .context("build the ShopStack binaries")?;
+    // Built exactly as `cargo xtask test` builds them. Cargo picks dependency features from what
+    // one command builds, and the tests' dev-dependencies add some (wiremock turns on hyper's
+    // server, under the whole AWS SDK): a plain `cargo build`, even of the whole workspace, would
+    // compile another copy of the SDK after every test run. The price on a fresh checkout is
+    // compiling the test targets too, which `cargo xtask test` then reuses.
+    cmd!(sh, "cargo test --workspace --no-run --quiet")
+        .run()
+        .context("build the ShopStack binaries")?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| crate::project_root().join("target"), PathBuf::from);
     Ok(target.join("debug"))
 }
 
-/// Whether a step reported that it changed nothing: each tool's own words for it.
+/// Whether a step reported that it changed nothing, in its own words.
 fn unchanged(step: &Step, stdout: &str) -> bool {
     !step.changes
-        || ["No changes.", " unchanged ", "Unchanged:", "is up to date"]
-            .iter()
-            .any(|marker| stdout.contains(marker))
+        || (!step.unchanged_when.is_empty()
+            && step
+                .unchanged_when
+                .iter()
+                .all(|phrase| stdout.contains(phrase)))
 }
 
 pub fn run(sh: &Shell, args: &Args) -> anyhow::Result<ExitCode> {
@@ -307,4 +324,55 @@ fn print_summary(environment: &str, summary: &[(String, State, Duration)], total
         );
     }
     println!("  {:<18} {:<32} {:>8.1}", "total", "", total.as_secs_f64());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(name: &str) -> Step {
+        let args = Args {
+            environment: "local".to_owned(),
+            config: PathBuf::from("shopstack.toml"),
+            skip_cluster: false,
+            skip_apps: false,
+            plan_only: false,
+            verbose: false,
+        };
+        steps(&args)
+            .into_iter()
+            .find(|step| step.name == name)
+            .unwrap_or_else(|| panic!("no step {name}"))
+    }
+
+    #[test]
+    fn a_step_is_unchanged_only_in_its_own_words() {
+        // deploy mentions the app Secret unchanged while it upgrades its releases.
+        let deploy =
+            "secret shopstack/app-config unchanged from shopstack/local/app-config (1 keys)\n";
+        assert!(!unchanged(&step("deploy"), deploy));
+        assert!(unchanged(&step("secrets sync"), deploy));
+        let pull = |secret: &str, account: &str| {
+            format!(
+                "secret shopstack/ecr-pull: {secret} for r; serviceaccount shopstack/default: {account}\n"
+            )
+        };
+        assert!(unchanged(
+            &step("pull secret"),
+            &pull("fresh, 0h01m old", "already attached")
+        ));
+        assert!(!unchanged(
+            &step("pull secret"),
+            &pull("fresh, 0h01m old", "attached")
+        ));
+        assert!(!unchanged(
+            &step("pull secret"),
+            &pull("created", "attached")
+        ));
+        assert!(unchanged(&step("cluster validate"), ""));
+        assert!(unchanged(
+            &step("infra apply"),
+            "No changes. The live resources match the configuration.\n"
+        ));
+    }
 }

@@ -1,13 +1,18 @@
 //! Test support shared by the ShopStack crates: the emulator endpoint, unique names, probes,
-//! stand-in executables.
+//! stand-in executables, a mock Kubernetes API.
 
 pub mod account;
+pub mod cluster_tools;
+#[cfg(feature = "kube-api")]
+pub mod kube_api;
 pub mod listener;
 pub mod project;
 pub mod proxy;
 pub mod standin;
 
 pub use account::Account;
+#[cfg(feature = "kube-api")]
+pub use kube_api::KubeApi;
 pub use listener::ConnectionCounter;
 pub use listener::SilentServer;
 pub use project::{TestProject, unique_project_name};

@@ -30,8 +30,10 @@ impl StandIns {
         let state = self.state();
         std::fs::create_dir_all(&bin)?;
         std::fs::create_dir_all(&state)?;
+        // The call is appended in one write, so stand-ins called concurrently (doctor probes
+        // every tool at once) never interleave their lines.
         let script = format!(
-            "#!/bin/sh\nSTATE='{state}'\n{{ printf '%s' '{name}'; for arg in \"$@\"; do printf '{sep}%s' \"$arg\"; done; printf '\\n'; }} >> '{log}'\n{body}\n",
+            "#!/bin/sh\nSTATE='{state}'\nCALL='{name}'\nfor arg in \"$@\"; do CALL=\"$CALL\"'{sep}'\"$arg\"; done\nprintf '%s\\n' \"$CALL\" >> '{log}'\n{body}\n",
             state = state.display(),
             log = self.log().display(),
             sep = SEPARATOR,
@@ -101,5 +103,35 @@ mod tests {
         assert_eq!(String::from_utf8_lossy(&output.stdout), "out a b\n");
         assert_eq!(String::from_utf8_lossy(&output.stderr), "oops\n");
         assert_eq!(stand_ins.calls_of("tool"), [["a b", "--flag", ""]]);
+    }
+
+    #[test]
+    fn concurrent_calls_are_recorded_whole() {
+        let stand_ins = StandIns::new().unwrap();
+        stand_ins.add("tool", "exit 0").unwrap();
+        let children: Vec<_> = (0..16)
+            .map(|index| {
+                Command::new(stand_ins.bin().join("tool"))
+                    .args(["info", "--format", &format!("call {index}")])
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for mut child in children {
+            child.wait().unwrap();
+        }
+        let mut calls = stand_ins.calls_of("tool");
+        calls.sort();
+        let mut expected: Vec<Vec<String>> = (0..16)
+            .map(|index| {
+                vec![
+                    "info".to_owned(),
+                    "--format".to_owned(),
+                    format!("call {index}"),
+                ]
+            })
+            .collect();
+        expected.sort();
+        assert_eq!(calls, expected);
     }
 }

@@ -2,6 +2,7 @@
 
 mod bootstrap;
 mod canary;
+mod full_bootstrap;
 mod invalid_inputs;
 
 use std::path::PathBuf;

@@ -3,18 +3,15 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::List;
-use k8s_openapi::api::core::v1::{
-    ConfigMap, Container, ContainerState, ContainerStateRunning, ContainerStateWaiting,
-    ContainerStatus, Node, NodeCondition, NodeStatus, NodeSystemInfo, Pod, PodSpec, PodStatus,
-};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     APIResource, APIResourceList, ObjectMeta, Status,
 };
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-/// The bearer token of the mock kubeconfig user.
-pub const TOKEN: &str = "test-token";
+pub use shopstack_testkit::cluster_tools::{TOKEN, kubeconfig_text};
+pub use shopstack_testkit::kube_api::{coredns_pod, crash_looping_pod, not_ready_node, ready_node};
 
 /// A running mock API server.
 pub struct MockApi {
@@ -187,141 +184,4 @@ fn list<T: k8s_openapi::ListableResource>(items: Vec<T>) -> List<T> {
         items,
         metadata: Default::default(),
     }
-}
-
-/// A node whose `Ready` condition is `True`; `role` empty for a worker.
-pub fn ready_node(name: &str, role: &str) -> Node {
-    node(
-        name,
-        role,
-        "True",
-        "KubeletReady",
-        "kubelet is posting ready status",
-    )
-}
-
-/// A worker whose `Ready` condition is `False` with `reason` and `message`.
-pub fn not_ready_node(name: &str, reason: &str, message: &str) -> Node {
-    node(name, "", "False", reason, message)
-}
-
-fn node(name: &str, role: &str, ready: &str, reason: &str, message: &str) -> Node {
-    let labels = (!role.is_empty())
-        .then(|| BTreeMap::from([(format!("node-role.kubernetes.io/{role}"), String::new())]));
-    Node {
-        metadata: ObjectMeta {
-            name: Some(name.to_owned()),
-            labels,
-            ..ObjectMeta::default()
-        },
-        status: Some(NodeStatus {
-            conditions: Some(vec![
-                NodeCondition {
-                    type_: "MemoryPressure".to_owned(),
-                    status: "False".to_owned(),
-                    ..NodeCondition::default()
-                },
-                NodeCondition {
-                    type_: "Ready".to_owned(),
-                    status: ready.to_owned(),
-                    reason: Some(reason.to_owned()),
-                    message: Some(message.to_owned()),
-                    ..NodeCondition::default()
-                },
-            ]),
-            node_info: Some(NodeSystemInfo {
-                kubelet_version: "v1.34.0".to_owned(),
-                ..NodeSystemInfo::default()
-            }),
-            ..NodeStatus::default()
-        }),
-        ..Node::default()
-    }
-}
-
-/// A running CoreDNS pod with its container ready.
-pub fn coredns_pod(name: &str, node: &str) -> Pod {
-    pod(
-        name,
-        node,
-        true,
-        0,
-        ContainerState {
-            running: Some(ContainerStateRunning::default()),
-            ..ContainerState::default()
-        },
-    )
-}
-
-/// A CoreDNS pod whose container is in `CrashLoopBackOff` after `restarts` restarts.
-pub fn crash_looping_pod(name: &str, node: &str, restarts: i32) -> Pod {
-    pod(
-        name,
-        node,
-        false,
-        restarts,
-        ContainerState {
-            waiting: Some(ContainerStateWaiting {
-                reason: Some("CrashLoopBackOff".to_owned()),
-                message: Some("back-off 5m0s restarting failed container=coredns".to_owned()),
-            }),
-            ..ContainerState::default()
-        },
-    )
-}
-
-fn pod(name: &str, node: &str, ready: bool, restarts: i32, state: ContainerState) -> Pod {
-    Pod {
-        metadata: ObjectMeta {
-            name: Some(name.to_owned()),
-            namespace: Some("kube-system".to_owned()),
-            labels: Some(BTreeMap::from([(
-                "k8s-app".to_owned(),
-                "kube-dns".to_owned(),
-            )])),
-            ..ObjectMeta::default()
-        },
-        spec: Some(PodSpec {
-            node_name: Some(node.to_owned()),
-            containers: vec![Container {
-                name: "coredns".to_owned(),
-                image: Some("registry.k8s.io/coredns/coredns:v1.12.0".to_owned()),
-                ..Container::default()
-            }],
-            ..PodSpec::default()
-        }),
-        status: Some(PodStatus {
-            phase: Some("Running".to_owned()),
-            container_statuses: Some(vec![ContainerStatus {
-                name: "coredns".to_owned(),
-                ready,
-                restart_count: restarts,
-                state: Some(state),
-                image: "registry.k8s.io/coredns/coredns:v1.12.0".to_owned(),
-                image_id: String::new(),
-                ..ContainerStatus::default()
-            }]),
-            ..PodStatus::default()
-        }),
-    }
-}
-
-/// A kubeconfig whose contexts each point at a server: (context, server URL); the first is current.
-pub fn kubeconfig_text(contexts: &[(&str, &str)]) -> String {
-    let mut clusters = String::new();
-    let mut entries = String::new();
-    let mut users = String::new();
-    for (context, server) in contexts {
-        clusters.push_str(&format!(
-            "- name: {context}\n  cluster:\n    server: {server}\n"
-        ));
-        entries.push_str(&format!(
-            "- name: {context}\n  context:\n    cluster: {context}\n    user: {context}\n"
-        ));
-        users.push_str(&format!("- name: {context}\n  user:\n    token: {TOKEN}\n"));
-    }
-    format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n{clusters}contexts:\n{entries}current-context: {}\nusers:\n{users}",
-        contexts.first().map_or("", |(context, _)| context)
-    )
 }

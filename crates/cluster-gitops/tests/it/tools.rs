@@ -1,5 +1,7 @@
 //! Stand-ins for `kind` and `docker` that answer with the real tools' messages and exit codes.
 
+use shopstack_testkit::cluster_tools;
+
 use crate::Workspace;
 
 /// `docker info --format {{.ServerVersion}}` of a running engine.
@@ -38,46 +40,10 @@ pub fn install(workspace: &Workspace, api_url: &str, on_create: &str) {
 /// Installs only the `kind` stand-in of [`install`].
 pub fn install_kind(workspace: &Workspace, api_url: &str, on_create: &str) {
     let kubeconfig = crate::api::kubeconfig_text(&[(crate::CONTEXT, api_url)]);
-    let body = format!(
-        r#"CLUSTERS="$STATE/clusters"
-KUBECONFIG_TEXT='{kubeconfig}'
-# Like kind, write to the first file of a KUBECONFIG list.
-TARGET="${{KUBECONFIG%%:*}}"
-case "$1 $2" in
-  "get clusters")
-    if [ -s "$CLUSTERS" ]; then
-      while IFS= read -r line; do printf '%s\n' "$line"; done < "$CLUSTERS"
-    else
-      printf 'No kind clusters found.\n' >&2
-    fi ;;
-  "create cluster")
-    if [ -s "$CLUSTERS" ]; then
-      printf 'ERROR: failed to create cluster: node(s) already exist for a cluster with the name "%s"\n' "$4" >&2
-      exit 1
-    fi
-    {on_create}
-    printf 'Creating cluster "%s" ...\n' "$4" >&2
-    printf '%s\n' "$4" > "$CLUSTERS"
-    umask 022
-    printf '%s' "$KUBECONFIG_TEXT" > "$TARGET"
-    printf 'Set kubectl context to "kind-%s"\n' "$4" >&2 ;;
-  "delete cluster")
-    printf 'Deleting cluster "%s" ...\n' "$4" >&2
-    : > "$CLUSTERS" ;;
-  "get kubeconfig")
-    printf '%s' "$KUBECONFIG_TEXT" ;;
-  "export kubeconfig")
-    umask 022
-    printf '%s' "$KUBECONFIG_TEXT" > "$TARGET"
-    printf 'Set kubectl context to "kind-%s"\n' "$4" >&2 ;;
-  "export logs")
-    printf 'Exporting logs for cluster "%s" to:\n%s\n' "$5" "$3" >&2 ;;
-  *)
-    printf 'ERROR: unknown command "%s" for "kind"\n' "$1" >&2
-    exit 1 ;;
-esac"#
-    );
-    workspace.tools.add("kind", &body).expect("kind stand-in");
+    workspace
+        .tools
+        .add("kind", &cluster_tools::kind(&kubeconfig, on_create))
+        .expect("kind stand-in");
 }
 
 /// Marks the cluster as existing for the `kind` stand-in.
