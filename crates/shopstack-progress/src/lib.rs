@@ -31,17 +31,17 @@ impl Progress {
             done: false,
         }));
         let ticker = if live {
+            // The first frame at once, so that even a short wait shows what it is.
+            draw(&shared.lock().unwrap_or_else(PoisonError::into_inner));
             let shared = Arc::clone(&shared);
             Some(std::thread::spawn(move || {
                 loop {
-                    {
-                        let state = shared.lock().unwrap_or_else(PoisonError::into_inner);
-                        if state.done {
-                            break;
-                        }
-                        draw(&state);
-                    }
                     std::thread::sleep(Duration::from_millis(500));
+                    let state = shared.lock().unwrap_or_else(PoisonError::into_inner);
+                    if state.done {
+                        break;
+                    }
+                    draw(&state);
                 }
             }))
         } else {

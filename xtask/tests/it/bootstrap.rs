@@ -2,7 +2,9 @@
 
 use shopstack_testkit::{Account, StandIns, TestProject, emulator_endpoint};
 
-use crate::{text, xtask};
+use std::process::{Command, Stdio};
+
+use crate::{binaries, text, xtask};
 
 fn project() -> TestProject {
     TestProject::with_config(&format!(
@@ -58,6 +60,13 @@ fn bootstrap_without_cluster_and_apps_creates_the_environment_then_changes_nothi
         project.dir().join("envs/local/backend.tf").exists(),
         "{first_text}"
     );
+    // Off a terminal: plain lines, a start and an end per step, no terminal control codes.
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(
+        stderr.contains("--> infra apply\n    ok  infra apply ("),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\x1b'), "{stderr}");
 
     let second = run();
     let second_text = text(&second);
@@ -118,5 +127,49 @@ fn a_missing_kind_stops_bootstrap_after_the_infra_steps() {
             .calls_of("docker")
             .iter()
             .any(|call| call.first().is_some_and(|arg| arg == "info"))
+    );
+}
+
+#[test]
+fn on_a_terminal_each_step_has_a_live_line_that_its_result_replaces() {
+    let project = project();
+    let account = Account::isolated(&emulator_endpoint()).expect("account");
+    let config = project.config();
+    // util-linux `script` gives the command a pseudo-terminal and copies what it shows.
+    let shown = Command::new("script")
+        .args(["--quiet", "--return", "--command"])
+        .arg(format!(
+            "exec '{}' bootstrap --config '{}' --env local --skip-cluster --skip-apps",
+            env!("CARGO_BIN_EXE_xtask"),
+            config.display()
+        ))
+        .arg("/dev/null")
+        .current_dir(project.dir())
+        .env("SHOPSTACK_BIN_DIR", binaries())
+        .env_remove("SHOPSTACK_ENV")
+        .env_remove("AWS_ENDPOINT_URL")
+        .envs(account.environment())
+        .stdin(Stdio::null())
+        .output()
+        .expect("script (util-linux) runs xtask on a terminal");
+    let shown_text = text(&shown);
+    assert_eq!(shown.status.code(), Some(0), "{shown_text}");
+    // The live line: cleared and redrawn in place with the elapsed seconds, then replaced by
+    // the step's result; never the plain start line.
+    assert!(
+        shown_text.contains("\r\x1b[2K--> infra apply 0s"),
+        "{shown_text:?}"
+    );
+    assert!(
+        shown_text.contains("\r\x1b[2K    ok  infra apply ("),
+        "{shown_text:?}"
+    );
+    assert!(
+        !shown_text.contains("--> infra apply\r\n"),
+        "{shown_text:?}"
+    );
+    assert!(
+        summary_row(&shown_text, "infra apply").is_some_and(|row| row.contains(" done ")),
+        "{shown_text}"
     );
 }
