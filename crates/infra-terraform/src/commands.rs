@@ -314,10 +314,18 @@ where
     let mut held = lock.lock().await;
     match outcome {
         Ok(result) => {
-            let released = held.release().await;
-            let exit = result?;
-            released.context("release the state lock")?;
-            Ok(exit)
+            let Err(release) = held.release().await else {
+                return result;
+            };
+            // The lock outlives this run: say so, with the way to clear it, whatever failed first.
+            let left = format!(
+                "releasing the state lock {} failed ({release}), so it is left: clear it with `infra-terraform force-unlock {}`",
+                held.info.path, held.info.id
+            );
+            match result {
+                Ok(_) => Err(anyhow::anyhow!(left)),
+                Err(error) => Err(anyhow::anyhow!("{error:#}; then {left}")),
+            }
         }
         Err(exit) => {
             // Interrupted anywhere, even while taking the lock: remove whatever carries its ID.

@@ -703,7 +703,9 @@ impl HeldLock {
                 Ok(()) => return Ok(()),
                 Err(held @ LockError::Held { .. }) => held,
                 Err(error) => {
-                    self.release().await?;
+                    // The first failure is the one to report; a release failing here is retried,
+                    // and reported, by the caller's own release.
+                    let _ = self.release().await;
                     return Err(error);
                 }
             };

@@ -16,7 +16,7 @@ pub use kube_api::KubeApi;
 pub use listener::ConnectionCounter;
 pub use listener::SilentServer;
 pub use project::{TestProject, unique_project_name};
-pub use proxy::{Behaviour, Fault, Proxy};
+pub use proxy::{Behaviour, Fault, Hold, Lift, Proxy, Request};
 pub use standin::StandIns;
 
 /// Environment variable through which `cargo xtask test` hands the tests its emulator.

@@ -1,12 +1,13 @@
 //! A loopback HTTP/1.1 proxy in front of the AWS emulator that counts requests by service and
-//! operation, can add a delay per request (a region's round trip), and can inject faults.
+//! operation, can add a delay per request (a region's round trip), inject faults, and hold a
+//! chosen request (not forwarding it) so that a test can kill the client at that exact point.
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// An injected failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +36,91 @@ pub struct Behaviour {
     pub faults: Vec<Fault>,
     /// Operations never faulted (e.g. `GetCallerIdentity`, to get past the identity check).
     pub exempt: Vec<String>,
+    /// Services whose requests may be faulted (`iam`, `ecr`, …); empty: every service.
+    pub faulted_services: Vec<String>,
+    /// A request to hold instead of forwarding, until [`Proxy::lift_hold`].
+    pub hold: Option<Hold>,
+}
+
+/// Requests of one service and operation, as [`Request`] names them; `None` matches any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Matcher {
+    service: Option<String>,
+    operation: Option<String>,
+}
+
+impl Matcher {
+    fn matches(&self, service: &str, operation: &str) -> bool {
+        self.service
+            .as_deref()
+            .is_none_or(|wanted| wanted == service)
+            && self
+                .operation
+                .as_deref()
+                .is_none_or(|wanted| wanted == operation)
+    }
+}
+
+/// Which request the proxy holds: the `occurrence`-th request matching, counted once a request
+/// matching `after` has been forwarded (from the start when there is no `after`). A held request
+/// is recorded but not forwarded; with `everything_after`, every later request is held too.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hold {
+    at: Matcher,
+    after: Option<Matcher>,
+    occurrence: usize,
+    everything_after: bool,
+}
+
+impl Hold {
+    /// Holds the first request of `operation` on `service` (e.g. `"iam"`, `"CreateRole"`).
+    pub fn operation(service: &str, operation: &str) -> Self {
+        Self {
+            at: Matcher {
+                service: Some(service.to_owned()),
+                operation: Some(operation.to_owned()),
+            },
+            ..Self::default()
+        }
+    }
+
+    /// Holds the first request of any kind.
+    pub fn next_request() -> Self {
+        Self::default()
+    }
+
+    /// Holds the `occurrence`-th matching request instead of the first (1 is the first).
+    #[must_use]
+    pub fn occurrence(mut self, occurrence: usize) -> Self {
+        self.occurrence = occurrence.saturating_sub(1);
+        self
+    }
+
+    /// Starts counting only once a request of `operation` on `service` has been forwarded.
+    #[must_use]
+    pub fn after(mut self, service: &str, operation: &str) -> Self {
+        self.after = Some(Matcher {
+            service: Some(service.to_owned()),
+            operation: Some(operation.to_owned()),
+        });
+        self
+    }
+
+    /// Holds every request after the held one as well: nothing reaches the service any more.
+    #[must_use]
+    pub fn and_everything_after(mut self) -> Self {
+        self.everything_after = true;
+        self
+    }
+}
+
+/// What becomes of the held requests when a hold is lifted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lift {
+    /// They are forwarded, late.
+    Forward,
+    /// Their connections are closed: they never reach the service.
+    Drop,
 }
 
 /// One request that reached the proxy.
@@ -52,16 +138,71 @@ pub struct Request {
 struct Shared {
     behaviour: Behaviour,
     requests: Vec<Request>,
+    holding: Holding,
 }
 
-/// The running proxy; it stops accepting when dropped.
+/// Where the current hold stands.
+#[derive(Default)]
+struct Holding {
+    /// A request matching the hold's `after` has been forwarded.
+    after_seen: bool,
+    /// Requests matching the hold counted so far.
+    matched: usize,
+    /// The hold has taken its request (and, with `everything_after`, takes every later one).
+    triggered: bool,
+    /// Requests held now.
+    held: Vec<Request>,
+    /// How each past hold was lifted: held requests wait until their hold's entry exists.
+    lifts: Vec<Lift>,
+}
+
+impl Holding {
+    /// Whether `hold` takes this request; counts it either way.
+    fn takes(&mut self, hold: &Hold, service: &str, operation: &str) -> bool {
+        if self.triggered {
+            return hold.everything_after;
+        }
+        if !self.after_seen && hold.after.is_some() {
+            return false;
+        }
+        if !hold.at.matches(service, operation) {
+            return false;
+        }
+        self.matched += 1;
+        self.triggered = self.matched > hold.occurrence;
+        self.triggered
+    }
+
+    /// Notes a forwarded request, which may be the one the hold waits to see go by.
+    fn forwarded(&mut self, hold: &Hold, service: &str, operation: &str) {
+        if hold
+            .after
+            .as_ref()
+            .is_some_and(|after| after.matches(service, operation))
+        {
+            self.after_seen = true;
+        }
+    }
+}
+
+/// State shared by the proxy's threads, and the signal of held requests coming and going.
+#[derive(Default)]
+struct Control {
+    shared: Mutex<Shared>,
+    changed: Condvar,
+}
+
+/// The running proxy; it stops accepting when dropped, and drops the requests it holds.
 pub struct Proxy {
     address: SocketAddr,
-    shared: Arc<Mutex<Shared>>,
+    shared: Arc<Control>,
 }
 
-fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
-    shared.lock().unwrap_or_else(PoisonError::into_inner)
+fn lock(control: &Control) -> MutexGuard<'_, Shared> {
+    control
+        .shared
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Proxy {
@@ -73,10 +214,13 @@ impl Proxy {
             .to_owned();
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let address = listener.local_addr()?;
-        let shared = Arc::new(Mutex::new(Shared {
-            behaviour,
-            requests: Vec::new(),
-        }));
+        let shared = Arc::new(Control {
+            shared: Mutex::new(Shared {
+                behaviour,
+                ..Shared::default()
+            }),
+            changed: Condvar::new(),
+        });
         let counter = Arc::new(AtomicU64::new(0));
         let accepted = Arc::clone(&shared);
         thread::spawn(move || {
@@ -107,9 +251,73 @@ impl Proxy {
         lock(&self.shared).requests.clear();
     }
 
-    /// Changes what the proxy does from the next request on.
+    /// Changes what the proxy does from the next request on. A new hold starts counting afresh;
+    /// requests already held stay held until [`lift_hold`](Self::lift_hold).
     pub fn set_behaviour(&self, behaviour: Behaviour) {
-        lock(&self.shared).behaviour = behaviour;
+        let mut shared = lock(&self.shared);
+        shared.behaviour = behaviour;
+        let lifts = std::mem::take(&mut shared.holding.lifts);
+        let held = std::mem::take(&mut shared.holding.held);
+        shared.holding = Holding {
+            held,
+            lifts,
+            ..Holding::default()
+        };
+    }
+
+    /// Waits up to `timeout` until the hold has taken a request, and returns that request;
+    /// `None` when none was held in time.
+    pub fn wait_for_held(&self, timeout: Duration) -> Option<Request> {
+        let deadline = Instant::now() + timeout;
+        let mut shared = lock(&self.shared);
+        loop {
+            if let Some(request) = shared.holding.held.first() {
+                return Some(request.clone());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            shared = self
+                .shared
+                .changed
+                .wait_timeout(shared, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Ends the hold: nothing more is held, and what is held now is forwarded or dropped.
+    pub fn lift_hold(&self, lift: Lift) {
+        let mut shared = lock(&self.shared);
+        shared.behaviour.hold = None;
+        shared.holding.held.clear();
+        shared.holding.triggered = false;
+        shared.holding.lifts.push(lift);
+        self.shared.changed.notify_all();
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.lift_hold(Lift::Drop);
+    }
+}
+
+/// Holds `request` until its hold is lifted; whether it is then forwarded.
+fn held(control: &Control, request: Request) -> bool {
+    let mut shared = lock(control);
+    let hold = shared.holding.lifts.len();
+    shared.holding.held.push(request);
+    control.changed.notify_all();
+    loop {
+        if let Some(lift) = shared.holding.lifts.get(hold) {
+            return *lift == Lift::Forward;
+        }
+        shared = control
+            .changed
+            .wait(shared)
+            .unwrap_or_else(PoisonError::into_inner);
     }
 }
 
@@ -223,19 +431,20 @@ fn classify(request: &Message) -> (String, String) {
         let mut parts = request_line.split_whitespace();
         let method = parts.next().unwrap_or_default();
         let target = parts.next().unwrap_or_default();
-        let subresource = target
-            .split_once('?')
-            .map(|(_, query)| query.split(['=', '&']).next().unwrap_or_default());
-        match subresource {
-            Some(subresource) => format!("{method} ?{subresource}"),
-            None => format!(
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let subresource =
+            (!query.is_empty()).then(|| query.split(['=', '&']).next().unwrap_or_default());
+        // The SDK names object operations itself: `?x-id=GetObject`.
+        if let Some(named) = form_value(query, "x-id") {
+            named
+        } else if let Some(subresource) = subresource {
+            format!("{method} ?{subresource}")
+        } else {
+            let segments = path.split('/').filter(|part| !part.is_empty()).count();
+            format!(
                 "{method} {}",
-                if target.matches('/').count() > 1 {
-                    "object"
-                } else {
-                    "bucket"
-                }
-            ),
+                if segments > 1 { "object" } else { "bucket" }
+            )
         }
     };
     (service, operation)
@@ -303,7 +512,7 @@ fn pick(counter: &AtomicU64) -> f64 {
 fn serve(
     client: TcpStream,
     upstream: &str,
-    shared: &Mutex<Shared>,
+    shared: &Control,
     counter: &AtomicU64,
 ) -> io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
@@ -312,7 +521,9 @@ fn serve(
     while let Some(request) = read_message(&mut reader, false)? {
         let (service, operation) = classify(&request);
         let behaviour = lock(shared).behaviour.clone();
-        let exempt = behaviour.exempt.contains(&operation);
+        let exempt = behaviour.exempt.contains(&operation)
+            || !(behaviour.faulted_services.is_empty()
+                || behaviour.faulted_services.contains(&service));
         let fault =
             (!exempt && !behaviour.faults.is_empty() && pick(counter) < behaviour.fault_share)
                 .then(|| {
@@ -320,11 +531,29 @@ fn serve(
                         % behaviour.faults.len();
                     behaviour.faults[index]
                 });
-        lock(shared).requests.push(Request {
+        let seen = Request {
             service: service.clone(),
             operation,
             fault,
-        });
+        };
+        let take = {
+            let mut state = lock(shared);
+            state.requests.push(seen.clone());
+            let Shared {
+                behaviour, holding, ..
+            } = &mut *state;
+            behaviour.hold.as_ref().is_some_and(|hold| {
+                let take = holding.takes(hold, &seen.service, &seen.operation);
+                if !take {
+                    holding.forwarded(hold, &seen.service, &seen.operation);
+                }
+                take
+            })
+        };
+        if take && !held(shared, seen) {
+            let _ = client_writer.shutdown(Shutdown::Both);
+            return Ok(());
+        }
         if !behaviour.delay.is_zero() {
             thread::sleep(behaviour.delay);
         }
@@ -401,6 +630,16 @@ mod tests {
             classify(&s3),
             ("s3".to_owned(), "GET ?versioning".to_owned())
         );
+        let s3 = |request_line: &str| {
+            classify(&message(&format!("{request_line}\r\n{}\r\n", sigv4("s3")))).1
+        };
+        assert_eq!(s3("PUT /bucket/ HTTP/1.1"), "PUT bucket");
+        assert_eq!(s3("HEAD /bucket HTTP/1.1"), "HEAD bucket");
+        assert_eq!(s3("PUT /bucket/a/b.tflock HTTP/1.1"), "PUT object");
+        assert_eq!(
+            s3("GET /bucket/a/b.tflock?x-id=GetObject HTTP/1.1"),
+            "GetObject"
+        );
     }
 
     #[test]
@@ -408,6 +647,124 @@ mod tests {
         let response =
             message("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
         assert_eq!(response.body, b"3\r\nabc\r\n0\r\n\r\n");
+    }
+
+    #[test]
+    fn a_hold_takes_the_chosen_occurrence_once_its_marker_went_by() {
+        let hold = Hold::operation("iam", "CreateRole")
+            .occurrence(2)
+            .after("dynamodb", "PutItem");
+        let mut holding = Holding::default();
+        let mut take = |service: &str, operation: &str| {
+            let take = holding.takes(&hold, service, operation);
+            if !take {
+                holding.forwarded(&hold, service, operation);
+            }
+            take
+        };
+        assert!(!take("iam", "CreateRole"), "before the marker");
+        assert!(!take("dynamodb", "PutItem"));
+        assert!(!take("iam", "CreateRole"), "the first occurrence");
+        assert!(!take("s3", "GET object"));
+        assert!(take("iam", "CreateRole"), "the second occurrence");
+        assert!(!take("iam", "CreateRole"), "only that one");
+    }
+
+    #[test]
+    fn everything_after_the_held_request_is_held_too() {
+        let hold = Hold::next_request().occurrence(3).and_everything_after();
+        let mut holding = Holding::default();
+        let taken: Vec<bool> = ["a", "b", "c", "d", "e"]
+            .iter()
+            .map(|operation| holding.takes(&hold, "s3", operation))
+            .collect();
+        assert_eq!(taken, [false, false, true, true, true]);
+    }
+
+    /// An upstream answering every request with an empty 200, counting what it receives.
+    fn upstream() -> (String, Arc<AtomicU64>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let address = format!("http://{}", listener.local_addr().expect("address"));
+        let received = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&received);
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let counted = Arc::clone(&counted);
+                thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                    let mut writer = stream;
+                    while let Ok(Some(_)) = read_message(&mut reader, false) {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                        let answer = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+                        if writer.write_all(answer.as_bytes()).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        (address, received)
+    }
+
+    /// Sends one JSON-protocol request for `target` and reads the answer's status line.
+    fn send(proxy: &Proxy, target: &str) -> io::Result<String> {
+        let stream = TcpStream::connect(proxy.address)?;
+        let mut writer = stream.try_clone()?;
+        writer.write_all(
+            format!("POST / HTTP/1.1\r\nX-Amz-Target: DynamoDB_20120810.{target}\r\nContent-Length: 2\r\n\r\n{{}}")
+                .as_bytes(),
+        )?;
+        let mut status = String::new();
+        BufReader::new(stream).read_line(&mut status)?;
+        Ok(status)
+    }
+
+    #[test]
+    fn a_held_request_waits_unforwarded_until_the_hold_is_lifted() {
+        let (address, received) = upstream();
+        let proxy = Proxy::start(
+            &address,
+            Behaviour {
+                hold: Some(Hold::operation("unknown", "PutItem")),
+                ..Behaviour::default()
+            },
+        )
+        .expect("proxy");
+        assert!(send(&proxy, "GetItem").expect("answer").contains("200"));
+        assert_eq!(proxy.wait_for_held(Duration::from_millis(50)), None);
+        let proxy = Arc::new(proxy);
+        let sender = Arc::clone(&proxy);
+        let answer = thread::spawn(move || send(&sender, "PutItem"));
+        let request = proxy.wait_for_held(Duration::from_secs(10)).expect("held");
+        assert_eq!(request.operation, "PutItem");
+        assert_eq!(received.load(Ordering::SeqCst), 1, "not forwarded");
+        proxy.lift_hold(Lift::Forward);
+        let status = answer.join().expect("sender").expect("answer");
+        assert!(status.contains("200"), "{status}");
+        assert_eq!(received.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_dropped_request_never_reaches_the_service() {
+        let (address, received) = upstream();
+        let proxy = Arc::new(
+            Proxy::start(
+                &address,
+                Behaviour {
+                    hold: Some(Hold::next_request()),
+                    ..Behaviour::default()
+                },
+            )
+            .expect("proxy"),
+        );
+        let sender = Arc::clone(&proxy);
+        let answer = thread::spawn(move || send(&sender, "DeleteItem"));
+        assert!(proxy.wait_for_held(Duration::from_secs(10)).is_some());
+        proxy.lift_hold(Lift::Drop);
+        let status = answer.join().expect("sender").unwrap_or_default();
+        assert_eq!(status, "", "the connection is closed unanswered");
+        assert_eq!(received.load(Ordering::SeqCst), 0);
+        assert_eq!(proxy.requests().len(), 1, "it is still recorded");
     }
 
     #[test]

@@ -71,6 +71,37 @@ impl StateBucket {
         }
     }
 
+    /// Our tags, as S3 takes them.
+    fn tag_set(&self) -> Result<Vec<Tag>, ResourceError> {
+        self.context
+            .names
+            .tags()
+            .into_iter()
+            .map(|(key, value)| {
+                Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build()
+                    .map_err(|error| self.unexpected(error.to_string()))
+            })
+            .collect()
+    }
+
+    /// Whether the bucket holds no object, not even an old version or a delete marker.
+    async fn is_empty(&self) -> Result<bool, ResourceError> {
+        let bucket = self.bucket();
+        let listing = self
+            .context
+            .s3
+            .list_object_versions()
+            .bucket(&bucket)
+            .max_keys(1)
+            .send()
+            .await
+            .map_err(aws("S3", "ListObjectVersions", &bucket))?;
+        Ok(listing.versions().is_empty() && listing.delete_markers().is_empty())
+    }
+
     /// Turns a read error into: bucket missing (`Ok(None)`), setting absent (`Ok(Some("none"))`),
     /// or a failure.
     fn classify<E, R>(
@@ -267,26 +298,43 @@ impl StateBucket {
         }
     }
 
+    /// The `tags` attribute, and whether the bucket is ours: tagged `ManagedBy=shopstack`, or
+    /// without any tag and empty.
+    ///
+    /// `create` tags the bucket in its CreateBucket and, for an S3 that ignores tags there (as
+    /// the emulator does), again first thing after it. A run killed between the two leaves the
+    /// bucket empty and untagged: that is a creation of ours cut short, so the next apply
+    /// finishes it rather than adopting it untagged or refusing it as a conflict.
     async fn read_tags(&self) -> Result<Option<(String, bool)>, ResourceError> {
-        match self
+        let tagging = self
             .context
             .s3
             .get_bucket_tagging()
             .bucket(self.bucket())
             .send()
-            .await
-        {
+            .await;
+        let (attribute, managed, untagged) = match tagging {
             Ok(output) => {
                 let pairs = || output.tag_set().iter().map(|tag| (tag.key(), tag.value()));
-                Ok(Some((
+                (
                     tags_attribute(pairs(), &self.context.names.tags()),
                     is_managed(pairs()),
-                )))
+                    output.tag_set().is_empty(),
+                )
             }
-            Err(error) => Ok(self
-                .classify("GetBucketTagging", "NoSuchTagSet", error)?
-                .map(|none| (none, false))),
+            Err(error) => match self.classify("GetBucketTagging", "NoSuchTagSet", error)? {
+                Some(none) => (none, false, true),
+                None => return Ok(None),
+            },
+        };
+        let cut_short = untagged && self.is_empty().await?;
+        if cut_short {
+            tracing::info!(
+                bucket = self.bucket(),
+                "an empty bucket without tags: a creation cut short, finished by apply"
+            );
         }
+        Ok(Some((attribute, managed || cut_short)))
     }
 
     async fn put(&self, attribute: &str) -> Result<(), ResourceError> {
@@ -395,16 +443,8 @@ impl StateBucket {
                     .map_err(aws("S3", "PutBucketLifecycleConfiguration", &bucket))?;
             }
             "tags" => {
-                let mut tagging = Tagging::builder();
-                for (key, value) in self.context.names.tags() {
-                    let tag = Tag::builder()
-                        .key(key)
-                        .value(value)
-                        .build()
-                        .map_err(|error| self.unexpected(error.to_string()))?;
-                    tagging = tagging.tag_set(tag);
-                }
-                let tagging = tagging
+                let tagging = Tagging::builder()
+                    .set_tag_set(Some(self.tag_set()?))
                     .build()
                     .map_err(|error| self.unexpected(error.to_string()))?;
                 s3.put_bucket_tagging()
@@ -552,29 +592,31 @@ impl Resource for StateBucket {
     async fn create(&self) -> Result<(), ResourceError> {
         let bucket = self.bucket();
         let region = self.context.region();
-        let mut request = self
+        let mut configuration =
+            CreateBucketConfiguration::builder().set_tags(Some(self.tag_set()?));
+        if region != "us-east-1" {
+            configuration =
+                configuration.location_constraint(BucketLocationConstraint::from(region));
+        }
+        let request = self
             .context
             .s3
             .create_bucket()
             .bucket(&bucket)
-            .object_ownership(ObjectOwnership::BucketOwnerEnforced);
-        if region != "us-east-1" {
-            request = request.create_bucket_configuration(
-                CreateBucketConfiguration::builder()
-                    .location_constraint(BucketLocationConstraint::from(region))
-                    .build(),
-            );
-        }
+            .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+            .create_bucket_configuration(configuration.build());
         if let Err(error) = request.send().await {
             // Another process creating the same environment got there first: carry on.
             if aws_error_code(&error) != Some("BucketAlreadyOwnedByYou") {
                 return Err(aws("S3", "CreateBucket", &bucket)(error));
             }
         }
+        // Tags first: until they are set, only emptiness tells this bucket is ours.
+        self.put("tags").await?;
         let settings: Vec<&'static str> = self
             .desired()
             .into_keys()
-            .filter(|attribute| *attribute != "object_ownership")
+            .filter(|attribute| !matches!(*attribute, "object_ownership" | "tags"))
             .collect();
         self.update(&settings).await
     }
@@ -592,17 +634,7 @@ impl Resource for StateBucket {
         if options.force_delete_state {
             return Ok(None);
         }
-        let bucket = self.bucket();
-        let listing = self
-            .context
-            .s3
-            .list_object_versions()
-            .bucket(&bucket)
-            .max_keys(1)
-            .send()
-            .await
-            .map_err(aws("S3", "ListObjectVersions", &bucket))?;
-        let holds_objects = !listing.versions().is_empty() || !listing.delete_markers().is_empty();
+        let holds_objects = !self.is_empty().await?;
         Ok(holds_objects.then(|| "kept: it holds state objects; --force-delete-state deletes them (every version) with the bucket".to_owned()))
     }
 

@@ -1,11 +1,15 @@
 //! Drift made out of band is planned exactly, repaired by apply, and reported by audit.
 
 use aws_sdk_ecr::types::ImageTagMutability;
-use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration,
+    VersioningConfiguration,
+};
 use serde_json::json;
 
 use crate::stdout;
-use crate::support::{Stack, assert_exit, policy};
+use crate::support::{REGION, Stack, assert_exit, policy};
 
 fn json(output: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout)
@@ -222,4 +226,79 @@ fn an_unmanaged_resource_that_differs_is_a_conflict_and_apply_changes_nothing() 
         repositories.repositories()[0].image_tag_mutability(),
         Some(&ImageTagMutability::Mutable)
     );
+}
+
+#[test]
+fn an_untagged_state_bucket_holding_objects_is_a_conflict_and_an_empty_one_is_finished() {
+    let stack = Stack::new();
+    let bucket = stack.names("local").state_bucket();
+    stack.block_on(async {
+        stack
+            .s3()
+            .create_bucket()
+            .bucket(&bucket)
+            .create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(REGION))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("an untagged bucket");
+        stack
+            .s3()
+            .put_object()
+            .bucket(&bucket)
+            .key("someone/else.tfstate")
+            .body(ByteStream::from_static(b"{}"))
+            .send()
+            .await
+            .expect("an object in it");
+    });
+    // Holding objects, it is someone else's: refused, left untouched.
+    let plan = stack.run(&["plan"]);
+    assert_exit(&plan, 0);
+    assert!(
+        stdout(&plan).contains(&format!(
+            "  ! s3_bucket.state  {bucket}\n      # exists, was not created by shopstack, and differs"
+        )),
+        "{}",
+        stdout(&plan)
+    );
+    let apply = stack.run(&["apply", "--auto-approve"]);
+    assert_exit(&apply, 1);
+    let tagging = stack.block_on(stack.s3().get_bucket_tagging().bucket(&bucket).send());
+    assert!(
+        tagging.is_err() || tagging.is_ok_and(|tagging| tagging.tag_set().is_empty()),
+        "left untagged"
+    );
+
+    // Empty, it is a creation of ours cut short (a run killed right after CreateBucket).
+    stack
+        .block_on(
+            stack
+                .s3()
+                .delete_object()
+                .bucket(&bucket)
+                .key("someone/else.tfstate")
+                .send(),
+        )
+        .expect("empty it");
+    let plan = stack.run(&["plan"]);
+    assert!(
+        stdout(&plan).contains(&format!("  ~ s3_bucket.state  {bucket}")),
+        "{}",
+        stdout(&plan)
+    );
+    assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
+    let tagging = stack
+        .block_on(stack.s3().get_bucket_tagging().bucket(&bucket).send())
+        .expect("tags");
+    assert!(
+        tagging
+            .tag_set()
+            .iter()
+            .any(|tag| tag.key() == "ManagedBy" && tag.value() == "shopstack")
+    );
+    assert_exit(&stack.run(&["plan", "--detailed-exitcode"]), 0);
 }

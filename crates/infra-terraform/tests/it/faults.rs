@@ -1,7 +1,11 @@
-//! Faults injected between the tool and AWS: retried to convergence, or reported with the call.
+//! Faults injected between the tool and AWS: retried to convergence, or reported with the call,
+//! and the state lock released (or, when even that fails, named with the way to clear it).
 
-use shopstack_testkit::{Behaviour, Fault, Proxy, emulator_endpoint};
+use std::time::Duration;
 
+use shopstack_testkit::{Behaviour, Fault, Hold, Lift, Proxy, emulator_endpoint};
+
+use crate::lock_support::{infra_lock_id, lock_item};
 use crate::support::{REGION, Stack, assert_exit};
 use crate::{stderr, stdout};
 
@@ -166,4 +170,122 @@ fn an_identity_check_that_keeps_failing_is_one_line_naming_sts() {
                 .all(|request| request.operation == "GetCallerIdentity"),
         "{requests:?}"
     );
+}
+
+/// The locks `locks --json` lists.
+fn listed(stack: &Stack) -> Vec<serde_json::Value> {
+    let output = stack.run(&["locks", "--json"]);
+    assert_exit(&output, 0);
+    serde_json::from_slice(&output.stdout).expect("locks --json is a JSON array")
+}
+
+/// How many requests of `operation` on `service` the proxy forwarded (not faulted).
+fn forwarded(proxy: &Proxy, service: &str, operation: &str) -> usize {
+    proxy
+        .requests()
+        .iter()
+        .filter(|request| {
+            request.service == service && request.operation == operation && request.fault.is_none()
+        })
+        .count()
+}
+
+#[test]
+fn apply_fails_naming_the_call_and_releases_the_lock_when_a_service_always_fails() {
+    let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
+    let stack = stack_behind(&proxy);
+    assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
+    proxy.clear();
+    // Everything the resources need beyond the state backend fails; the lock's own calls
+    // (DynamoDB, S3) go through, so the lock is taken.
+    proxy.set_behaviour(Behaviour {
+        fault_share: 1.0,
+        faults: vec![Fault::InternalError],
+        faulted_services: ["iam", "ecr", "secretsmanager", "codebuild"]
+            .map(str::to_owned)
+            .to_vec(),
+        ..Behaviour::default()
+    });
+    let apply = stack.run(&["apply", "--auto-approve"]);
+    assert_exit(&apply, 1);
+    let message = stderr(&apply);
+    assert_eq!(message.lines().count(), 1, "one line: {message}");
+    let names = stack.names("local");
+    for expected in [
+        format!(
+            "IAM GetRole on {}: InternalError: injected",
+            names.ci_role()
+        ),
+        format!(
+            "ECR DescribeRepositories on {}: InternalFailure: injected",
+            names.ecr_repository()
+        ),
+        format!(
+            "SecretsManager DescribeSecret on {}: InternalFailure: injected",
+            names.app_secret()
+        ),
+    ] {
+        assert!(message.contains(&expected), "{expected} in {message}");
+    }
+    assert!(!message.contains("state lock"), "{message}");
+    // The lock was taken, then released: its item is gone, and nothing lists it.
+    assert_eq!(forwarded(&proxy, "dynamodb", "PutItem"), 1);
+    assert_eq!(forwarded(&proxy, "dynamodb", "DeleteItem"), 1);
+    assert_eq!(lock_item(&stack, &infra_lock_id(&stack)), None);
+    proxy.set_behaviour(Behaviour::default());
+    assert_eq!(listed(&stack), Vec::<serde_json::Value>::new());
+}
+
+#[test]
+fn when_releasing_the_lock_fails_too_the_message_names_the_lock_left_and_how_to_clear_it() {
+    let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
+    let stack = stack_behind(&proxy);
+    assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
+    // Hold the first request after the lock is taken (the check for a lockfile of the same path),
+    // then let every request fail from there on.
+    proxy.set_behaviour(Behaviour {
+        hold: Some(Hold::next_request().after("dynamodb", "PutItem")),
+        ..Behaviour::default()
+    });
+    let apply = stack
+        .command(&["apply", "--auto-approve"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start apply");
+    let held = proxy.wait_for_held(Duration::from_secs(60));
+    proxy.set_behaviour(Behaviour {
+        fault_share: 1.0,
+        faults: vec![Fault::InternalError],
+        ..Behaviour::default()
+    });
+    proxy.lift_hold(Lift::Drop);
+    let apply = apply.wait_with_output().expect("wait for apply");
+    let held = held.expect("apply took the lock and went on");
+    assert_eq!(
+        (held.service.as_str(), held.operation.as_str()),
+        ("s3", "GetObject")
+    );
+    assert_exit(&apply, 1);
+    proxy.set_behaviour(Behaviour::default());
+
+    let lock_id = infra_lock_id(&stack);
+    let item = lock_item(&stack, &lock_id).expect("the lock is left");
+    let id = item["ID"].as_str().expect("ID");
+    let message = stderr(&apply);
+    assert_eq!(message.lines().count(), 1, "one line: {message}");
+    let names = stack.names("local");
+    // First what failed, then the lock left, with its ID and the command that clears it.
+    assert!(
+        message.starts_with(&format!(
+            "error: acquire the state lock: S3 GetObject on {}.tflock: InternalError: injected; then releasing the state lock {lock_id} failed (DynamoDB GetItem on {lock_id}: InternalFailure: injected), so it is left: clear it with `infra-terraform force-unlock {id}`",
+            names.infra_lock_path()
+        )),
+        "{message}"
+    );
+    let unlocked = stack.run(&["force-unlock", id, "--force"]);
+    assert_exit(&unlocked, 0);
+    assert_eq!(lock_item(&stack, &lock_id), None);
+    assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
+    assert_exit(&stack.run(&["plan", "--detailed-exitcode"]), 0);
 }

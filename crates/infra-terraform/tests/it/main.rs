@@ -6,6 +6,7 @@ mod destroy;
 mod drift;
 mod faults;
 mod identity;
+mod kills;
 mod lock_support;
 mod locking;
 mod oidc;

@@ -1,0 +1,330 @@
+//! `apply` SIGKILLed at ten points, from before the lock to its release: the next `apply`
+//! reports the stale lock it left, and after `force-unlock` converges with each resource once.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+use std::time::Duration;
+
+use shopstack_testkit::{Behaviour, Hold, Lift, Proxy, Request, emulator_endpoint};
+
+use crate::lock_support::{infra_lock_id, lock_item};
+use crate::support::{REGION, Stack, assert_exit};
+use crate::{stderr, stdout};
+
+/// How long a step of a killed apply may take before the test gives up.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn stack_behind(proxy: &Proxy) -> Stack {
+    Stack::with_environments(&format!(
+        "[environments.local]\nregion = \"{REGION}\"\nendpoint_url = \"{}\"\n",
+        proxy.url()
+    ))
+}
+
+fn operations(requests: &[Request]) -> String {
+    requests
+        .iter()
+        .map(|request| format!("{} {}", request.service, request.operation))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The ID of every lock `locks --json` lists.
+fn listed_ids(stack: &Stack) -> Vec<String> {
+    let output = stack.run(&["locks", "--json"]);
+    assert_exit(&output, 0);
+    let locks: Vec<serde_json::Value> =
+        serde_json::from_slice(&output.stdout).expect("locks --json is a JSON array");
+    locks
+        .iter()
+        .map(|lock| lock["info"]["ID"].as_str().expect("ID").to_owned())
+        .collect()
+}
+
+/// Whether a request only reads (or is the lock's conditional PutItem, refused when held).
+fn reads(request: &Request) -> bool {
+    let operation = request.operation.as_str();
+    ["Get", "Describe", "List", "BatchGet", "GET ", "HEAD "]
+        .iter()
+        .any(|prefix| operation.starts_with(prefix))
+        || (request.service == "dynamodb" && operation == "PutItem")
+}
+
+/// Each resource exists exactly once, as AWS lists them in the stack's own account, and meets
+/// every control (`audit`).
+fn assert_each_resource_once(stack: &Stack) {
+    let names = stack.names("local");
+    stack.block_on(async {
+        let buckets = stack.s3().list_buckets().send().await.expect("buckets");
+        let buckets: Vec<&str> = buckets.buckets().iter().filter_map(|b| b.name()).collect();
+        assert_eq!(buckets, [names.state_bucket()]);
+        let tables = stack.dynamodb().list_tables().send().await.expect("tables");
+        assert_eq!(tables.table_names(), [names.lock_table()]);
+        let secrets = stack
+            .secrets()
+            .list_secrets()
+            .send()
+            .await
+            .expect("secrets");
+        let secrets: Vec<&str> = secrets
+            .secret_list()
+            .iter()
+            .filter_map(|secret| secret.name())
+            .collect();
+        assert_eq!(secrets, [names.app_secret()]);
+        let repositories = stack
+            .ecr()
+            .describe_repositories()
+            .send()
+            .await
+            .expect("repositories");
+        let repositories: Vec<&str> = repositories
+            .repositories()
+            .iter()
+            .filter_map(|repository| repository.repository_name())
+            .collect();
+        assert_eq!(repositories, [names.ecr_repository()]);
+        let providers = stack
+            .iam()
+            .list_open_id_connect_providers()
+            .send()
+            .await
+            .expect("providers");
+        let providers: Vec<&str> = providers
+            .open_id_connect_provider_list()
+            .iter()
+            .filter_map(|provider| provider.arn())
+            .collect();
+        assert_eq!(providers, [stack.oidc_provider_arn()]);
+        let roles = stack.iam().list_roles().send().await.expect("roles");
+        let mut roles: Vec<&str> = roles.roles().iter().map(|role| role.role_name()).collect();
+        roles.sort_unstable();
+        let mut expected = vec![names.ci_role(), names.codebuild_role()];
+        expected.sort();
+        assert_eq!(roles, expected);
+        let projects = stack
+            .codebuild()
+            .list_projects()
+            .send()
+            .await
+            .expect("projects");
+        assert_eq!(projects.projects(), [names.codebuild_project()]);
+    });
+    // Every resource is ShopStack's own: none merely adopted (which would leave it untagged,
+    // unaudited and kept by `destroy`).
+    let status = stack.run(&["status", "--json"]);
+    assert_exit(&status, 0);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status JSON");
+    let states: Vec<(&str, &str)> = status["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .map(|resource| {
+            (
+                resource["address"].as_str().unwrap_or_default(),
+                resource["state"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(
+        states.len() == 8 && states.iter().all(|(_, state)| *state == "ok"),
+        "{states:?}"
+    );
+    let tagging = stack
+        .block_on(
+            stack
+                .s3()
+                .get_bucket_tagging()
+                .bucket(names.state_bucket())
+                .send(),
+        )
+        .expect("the state bucket's tags");
+    assert!(
+        tagging
+            .tag_set()
+            .iter()
+            .any(|tag| tag.key() == "ManagedBy" && tag.value() == "shopstack"),
+        "{tagging:?}"
+    );
+    assert_exit(&stack.run(&["audit"]), 0);
+}
+
+/// Starts `apply` behind a proxy holding `hold`, SIGKILLs it once the hold has its request, then
+/// checks what the kill left and that the environment converges: the next `apply` refuses naming
+/// the stale lock (when the kill left one), `force-unlock` clears it, `apply` converges, and a
+/// plan after it has nothing to change.
+fn killed_at(hold: Hold, leaves_lock: bool) {
+    let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
+    let stack = stack_behind(&proxy);
+    proxy.set_behaviour(Behaviour {
+        hold: Some(hold.clone()),
+        ..Behaviour::default()
+    });
+    let mut apply = stack
+        .command(&["apply", "--auto-approve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start apply");
+    let held = proxy.wait_for_held(TIMEOUT);
+    // `Child::kill` is SIGKILL: no handler runs, nothing is released.
+    let _ = apply.kill();
+    let killed = apply.wait_with_output().expect("wait for the killed apply");
+    proxy.lift_hold(Lift::Drop);
+    let Some(held) = held else {
+        panic!(
+            "apply never reached {hold:?} within {TIMEOUT:?}\nstdout:\n{}\nstderr:\n{}\nrequests:\n{}",
+            stdout(&killed),
+            stderr(&killed),
+            operations(&proxy.requests())
+        );
+    };
+    assert_eq!(
+        killed.status.signal(),
+        Some(9),
+        "killed at {held:?}: {}",
+        stderr(&killed)
+    );
+    proxy.set_behaviour(Behaviour::default());
+
+    let ids = listed_ids(&stack);
+    if leaves_lock {
+        let [id] = ids.as_slice() else {
+            panic!("killed at {held:?}, one stale lock is left: {ids:?}");
+        };
+        let lock_id = infra_lock_id(&stack);
+        let item = lock_item(&stack, &lock_id).expect("the stale lock item");
+        assert_eq!(item["ID"], id.as_str());
+
+        proxy.clear();
+        let refused = stack.run(&["apply", "--auto-approve"]);
+        assert_exit(&refused, 1);
+        let error = stderr(&refused);
+        assert!(
+            error.contains(&format!("lock ID {id}")) && error.contains("force-unlock"),
+            "{error}"
+        );
+        let writes: Vec<Request> = proxy
+            .requests()
+            .into_iter()
+            .filter(|request| !reads(request))
+            .collect();
+        assert!(
+            writes.is_empty(),
+            "a refused apply writes nothing: {writes:?}"
+        );
+
+        let unlocked = stack.run(&["force-unlock", id, "--force"]);
+        assert_exit(&unlocked, 0);
+        assert_eq!(lock_item(&stack, &lock_id), None);
+    } else {
+        assert!(
+            ids.is_empty(),
+            "killed at {held:?} before the lock: {ids:?}"
+        );
+    }
+
+    let converged = stack.run(&["apply", "--auto-approve"]);
+    assert_exit(&converged, 0);
+    assert!(
+        stdout(&converged).contains("Apply complete!")
+            || stdout(&converged).contains("No changes."),
+        "{}",
+        stdout(&converged)
+    );
+    let plan = stack.run(&["plan", "--detailed-exitcode"]);
+    assert_exit(&plan, 0);
+    assert!(listed_ids(&stack).is_empty());
+    assert_each_resource_once(&stack);
+}
+
+/// One test per kill point: `name: hold, whether the kill leaves a lock`.
+macro_rules! kill_points {
+    ($($(#[doc = $doc:literal])* $name:ident: $hold:expr, $leaves_lock:expr;)*) => {
+        $(
+            $(#[doc = $doc])*
+            #[test]
+            fn $name() {
+                killed_at($hold, $leaves_lock);
+            }
+        )*
+    };
+}
+
+kill_points! {
+    /// At the identity check, before anything exists: nothing to unlock.
+    killed_before_the_lock_converges: Hold::operation("sts", "GetCallerIdentity"), false;
+    /// The lock table exists (created before the lock), the lock's PutItem never arrived.
+    killed_as_it_takes_the_lock_converges: Hold::operation("dynamodb", "PutItem"), false;
+    /// The lock is taken, nothing else is created yet.
+    killed_right_after_taking_the_lock_converges:
+        Hold::next_request().after("dynamodb", "PutItem"), true;
+    /// Mid wave 0: the state bucket's CreateBucket held, the rest of the wave under way.
+    killed_creating_the_state_bucket_converges: Hold::operation("s3", "PUT bucket"), true;
+    /// Mid wave 0: the state bucket exists, untagged; nothing reaches S3 from its tagging on.
+    killed_before_the_state_bucket_is_tagged_converges:
+        Hold::operation("s3", "PUT ?tagging").and_everything_after(), true;
+    /// Mid wave 0: the ECR repository exists without its lifecycle policy.
+    killed_before_the_repository_lifecycle_policy_converges:
+        Hold::operation("ecr", "PutLifecyclePolicy"), true;
+    /// After wave 0: every wave-0 resource done, the first role's CreateRole held.
+    killed_after_the_first_wave_converges: Hold::operation("iam", "CreateRole"), true;
+    /// Mid wave 1: a role exists without its inline policy.
+    killed_before_a_role_policy_converges: Hold::operation("iam", "PutRolePolicy"), true;
+    /// After wave 1: both roles done, the CodeBuild project's CreateProject held.
+    killed_after_the_second_wave_converges: Hold::operation("codebuild", "CreateProject"), true;
+    /// After the last wave: everything created, the lock's release (DeleteItem) held.
+    killed_releasing_the_lock_converges: Hold::operation("dynamodb", "DeleteItem"), true;
+}
+
+/// The kill points fall where the tests say: one apply from nothing sends the identity check,
+/// creates the lock table, takes the lock, then the waves in order, then releases the lock.
+#[test]
+fn the_kill_points_are_in_wave_order_in_an_apply() {
+    let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
+    let stack = stack_behind(&proxy);
+    assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
+    let requests = proxy.requests();
+    let sequence = operations(&requests);
+    let first = |service: &str, operation: &str| {
+        requests
+            .iter()
+            .position(|request| request.service == service && request.operation == operation)
+            .unwrap_or_else(|| panic!("no {service} {operation} in:\n{sequence}"))
+    };
+    let last = |service: &str, operation: &str| {
+        requests
+            .iter()
+            .rposition(|request| request.service == service && request.operation == operation)
+            .unwrap_or_else(|| panic!("no {service} {operation} in:\n{sequence}"))
+    };
+    let identity = first("sts", "GetCallerIdentity");
+    let table = first("dynamodb", "CreateTable");
+    let lock = first("dynamodb", "PutItem");
+    let wave_0 = [
+        first("s3", "PUT bucket"),
+        last("s3", "PUT ?tagging"),
+        first("secretsmanager", "CreateSecret"),
+        last("ecr", "PutLifecyclePolicy"),
+        first("iam", "CreateOpenIDConnectProvider"),
+    ];
+    let wave_1 = [
+        first("iam", "CreateRole"),
+        last("iam", "CreateRole"),
+        last("iam", "PutRolePolicy"),
+    ];
+    let wave_2 = first("codebuild", "CreateProject");
+    let release = first("dynamodb", "DeleteItem");
+    assert!(identity < table && table < lock, "{sequence}");
+    assert!(
+        wave_0.iter().all(|&at| lock < at && at < wave_1[0]),
+        "{sequence}"
+    );
+    assert!(first("iam", "PutRolePolicy") > wave_1[0], "{sequence}");
+    assert!(wave_1.iter().all(|&at| at < wave_2), "{sequence}");
+    assert!(wave_2 < release, "{sequence}");
+    assert_eq!(release, requests.len() - 1, "{sequence}");
+    // Only the lock is a PutItem; only its release is a DeleteItem.
+    assert_eq!(lock, last("dynamodb", "PutItem"), "{sequence}");
+    assert_eq!(release, last("dynamodb", "DeleteItem"), "{sequence}");
+}
