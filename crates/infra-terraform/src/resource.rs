@@ -87,6 +87,24 @@ pub trait Resource: Send + Sync {
     fn audit(&self, _live: &Live) -> Vec<String> {
         Vec::new()
     }
+    /// [`ResourceError::Unexpected`] naming this resource: AWS answered in a way the tool cannot
+    /// use, or a request could not be built.
+    fn unexpected(&self, message: impl std::fmt::Display) -> ResourceError
+    where
+        Self: Sized,
+    {
+        ResourceError::Unexpected {
+            resource: self.id(),
+            message: message.to_string(),
+        }
+    }
+    /// The error of an update asked for an attribute the resource has no call for.
+    fn no_setter(&self, attribute: &str) -> ResourceError
+    where
+        Self: Sized,
+    {
+        self.unexpected(format_args!("no way to set attribute {attribute}"))
+    }
 }
 
 /// The `tags` attribute: our three tags as `Key=value, …`, sorted by key.
@@ -110,6 +128,16 @@ pub fn tags_attribute<'a>(
 /// The desired `tags` attribute.
 pub fn desired_tags(ours: &[(&'static str, String)]) -> String {
     tags_attribute(ours.iter().map(|(key, value)| (*key, value.as_str())), ours)
+}
+
+/// Our tags in one SDK's own tag type, each built by `tag(key, value)`.
+pub fn sdk_tags<T, E>(
+    ours: impl IntoIterator<Item = (&'static str, String)>,
+    tag: impl Fn(&'static str, String) -> Result<T, E>,
+) -> Result<Vec<T>, E> {
+    ours.into_iter()
+        .map(|(key, value)| tag(key, value))
+        .collect()
 }
 
 /// Whether live tags mark the resource as created by ShopStack.

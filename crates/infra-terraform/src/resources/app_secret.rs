@@ -79,12 +79,7 @@ impl AppSecret {
                     .await
                     .map_err(aws("SecretsManager", "TagResource", &name))?;
             }
-            other => {
-                return Err(ResourceError::Unexpected {
-                    resource: name,
-                    message: format!("no way to set attribute {other}"),
-                });
-            }
+            other => return Err(self.no_setter(other)),
         }
         Ok(())
     }

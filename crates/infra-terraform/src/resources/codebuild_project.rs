@@ -57,13 +57,6 @@ impl CodeBuildProject {
         self.context.names.codebuild_project()
     }
 
-    fn unexpected(&self, message: impl Into<String>) -> ResourceError {
-        ResourceError::Unexpected {
-            resource: self.name(),
-            message: message.into(),
-        }
-    }
-
     fn source_location(&self) -> String {
         format!(
             "https://github.com/{}.git",
@@ -81,7 +74,7 @@ impl CodeBuildProject {
             .location(self.source_location())
             .buildspec(BUILDSPEC)
             .build()
-            .map_err(|error| self.unexpected(error.to_string()))
+            .map_err(|error| self.unexpected(error))
     }
 
     fn environment(&self) -> Result<ProjectEnvironment, ResourceError> {
@@ -90,7 +83,7 @@ impl CodeBuildProject {
             .value(self.context.ecr_repository_uri())
             .r#type(EnvironmentVariableType::Plaintext)
             .build()
-            .map_err(|error| self.unexpected(error.to_string()))?;
+            .map_err(|error| self.unexpected(error))?;
         ProjectEnvironment::builder()
             .r#type(EnvironmentType::LinuxContainer)
             .image(BUILD_IMAGE)
@@ -100,14 +93,14 @@ impl CodeBuildProject {
             .image_pull_credentials_type(ImagePullCredentialsType::Codebuild)
             .environment_variables(variable)
             .build()
-            .map_err(|error| self.unexpected(error.to_string()))
+            .map_err(|error| self.unexpected(error))
     }
 
     fn artifacts(&self) -> Result<ProjectArtifacts, ResourceError> {
         ProjectArtifacts::builder()
             .r#type(ArtifactsType::NoArtifacts)
             .build()
-            .map_err(|error| self.unexpected(error.to_string()))
+            .map_err(|error| self.unexpected(error))
     }
 
     fn tags(&self) -> Vec<Tag> {

@@ -16,7 +16,7 @@ use crate::context::Context;
 use crate::policies::{canonical, ecr_lifecycle_policy};
 use crate::resource::{
     Attributes, DestroyOptions, Live, Resource, ResourceError, aws, desired_tags, is_managed,
-    tags_attribute,
+    sdk_tags, tags_attribute,
 };
 
 /// The environment's image repository.
@@ -34,26 +34,11 @@ impl EcrRepository {
         self.context.names.ecr_repository()
     }
 
-    fn unexpected(&self, message: impl Into<String>) -> ResourceError {
-        ResourceError::Unexpected {
-            resource: self.name(),
-            message: message.into(),
-        }
-    }
-
     fn tags(&self) -> Result<Vec<Tag>, ResourceError> {
-        self.context
-            .names
-            .tags()
-            .into_iter()
-            .map(|(key, value)| {
-                Tag::builder()
-                    .key(key)
-                    .value(value)
-                    .build()
-                    .map_err(|error| self.unexpected(error.to_string()))
-            })
-            .collect()
+        sdk_tags(self.context.names.tags(), |key, value| {
+            Tag::builder().key(key).value(value).build()
+        })
+        .map_err(|error| self.unexpected(error))
     }
 
     async fn put(&self, attribute: &str) -> Result<(), ResourceError> {
@@ -96,7 +81,7 @@ impl EcrRepository {
                     .await
                     .map_err(aws("ECR", "TagResource", &name))?;
             }
-            other => return Err(self.unexpected(format!("no way to set attribute {other}"))),
+            other => return Err(self.no_setter(other)),
         }
         Ok(())
     }
@@ -205,7 +190,7 @@ impl Resource for EcrRepository {
         let encryption = EncryptionConfiguration::builder()
             .encryption_type(EncryptionType::Aes256)
             .build()
-            .map_err(|error| self.unexpected(error.to_string()))?;
+            .map_err(|error| self.unexpected(error))?;
         let created = self
             .context
             .ecr

@@ -18,7 +18,7 @@ use crate::policies::{
 };
 use crate::resource::{
     Attributes, DestroyOptions, Live, Resource, ResourceError, aws, desired_tags, is_managed,
-    tags_attribute,
+    sdk_tags, tags_attribute,
 };
 
 /// How long to retry a role whose trust names a principal IAM has not propagated yet.
@@ -77,21 +77,10 @@ impl IamRole {
     }
 
     fn tags(&self) -> Result<Vec<Tag>, ResourceError> {
-        self.context
-            .names
-            .tags()
-            .into_iter()
-            .map(|(key, value)| {
-                Tag::builder()
-                    .key(key)
-                    .value(value)
-                    .build()
-                    .map_err(|error| ResourceError::Unexpected {
-                        resource: self.name(),
-                        message: error.to_string(),
-                    })
-            })
-            .collect()
+        sdk_tags(self.context.names.tags(), |key, value| {
+            Tag::builder().key(key).value(value).build()
+        })
+        .map_err(|error| self.unexpected(error))
     }
 
     async fn put(&self, attribute: &str) -> Result<(), ResourceError> {
@@ -123,12 +112,7 @@ impl IamRole {
                     .await
                     .map_err(aws("IAM", "TagRole", &name))?;
             }
-            other => {
-                return Err(ResourceError::Unexpected {
-                    resource: name,
-                    message: format!("no way to set attribute {other}"),
-                });
-            }
+            other => return Err(self.no_setter(other)),
         }
         Ok(())
     }

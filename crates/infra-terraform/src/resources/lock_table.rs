@@ -17,7 +17,7 @@ use futures::future::try_join_all;
 use crate::context::Context;
 use crate::resource::{
     Attributes, DestroyOptions, Live, Resource, ResourceError, aws, desired_tags, is_managed,
-    tags_attribute,
+    sdk_tags, tags_attribute,
 };
 
 /// The hash key Terraform's S3 backend uses.
@@ -39,13 +39,6 @@ impl LockTable {
 
     fn table(&self) -> String {
         self.context.names.lock_table()
-    }
-
-    fn unexpected(&self, message: impl Into<String>) -> ResourceError {
-        ResourceError::Unexpected {
-            resource: self.table(),
-            message: message.into(),
-        }
     }
 
     async fn wait_until_active(&self) -> Result<(), ResourceError> {
@@ -83,12 +76,12 @@ impl LockTable {
             .attribute_name(LOCK_KEY)
             .attribute_type(ScalarAttributeType::S)
             .build()
-            .map_err(|error| self.unexpected(error.to_string()))?;
+            .map_err(|error| self.unexpected(error))?;
         let key = KeySchemaElement::builder()
             .attribute_name(LOCK_KEY)
             .key_type(KeyType::Hash)
             .build()
-            .map_err(|error| self.unexpected(error.to_string()))?;
+            .map_err(|error| self.unexpected(error))?;
         let created = self
             .context
             .dynamodb
@@ -120,18 +113,10 @@ impl LockTable {
     }
 
     fn tags(&self) -> Result<Vec<Tag>, ResourceError> {
-        self.context
-            .names
-            .tags()
-            .into_iter()
-            .map(|(key, value)| {
-                Tag::builder()
-                    .key(key)
-                    .value(value)
-                    .build()
-                    .map_err(|error| self.unexpected(error.to_string()))
-            })
-            .collect()
+        sdk_tags(self.context.names.tags(), |key, value| {
+            Tag::builder().key(key).value(value).build()
+        })
+        .map_err(|error| self.unexpected(error))
     }
 
     fn sse_specification() -> SseSpecification {
@@ -167,7 +152,7 @@ impl LockTable {
                 let specification = PointInTimeRecoverySpecification::builder()
                     .point_in_time_recovery_enabled(true)
                     .build()
-                    .map_err(|error| self.unexpected(error.to_string()))?;
+                    .map_err(|error| self.unexpected(error))?;
                 dynamodb
                     .update_continuous_backups()
                     .table_name(&table)
@@ -185,7 +170,7 @@ impl LockTable {
                     .await
                     .map_err(aws("DynamoDB", "TagResource", &table))?;
             }
-            other => return Err(self.unexpected(format!("no way to set attribute {other}"))),
+            other => return Err(self.no_setter(other)),
         }
         Ok(())
     }

@@ -19,7 +19,7 @@ use crate::context::Context;
 use crate::policies::{canonical, tls_only_bucket_policy};
 use crate::resource::{
     Attributes, DestroyOptions, Live, Resource, ResourceError, aws, desired_tags, is_managed,
-    tags_attribute,
+    sdk_tags, tags_attribute,
 };
 
 /// Days a replaced or deleted lock file version is kept.
@@ -64,27 +64,12 @@ impl StateBucket {
         rules.join("; ")
     }
 
-    fn unexpected(&self, message: impl Into<String>) -> ResourceError {
-        ResourceError::Unexpected {
-            resource: self.bucket(),
-            message: message.into(),
-        }
-    }
-
     /// Our tags, as S3 takes them.
     fn tag_set(&self) -> Result<Vec<Tag>, ResourceError> {
-        self.context
-            .names
-            .tags()
-            .into_iter()
-            .map(|(key, value)| {
-                Tag::builder()
-                    .key(key)
-                    .value(value)
-                    .build()
-                    .map_err(|error| self.unexpected(error.to_string()))
-            })
-            .collect()
+        sdk_tags(self.context.names.tags(), |key, value| {
+            Tag::builder().key(key).value(value).build()
+        })
+        .map_err(|error| self.unexpected(error))
     }
 
     /// Whether the bucket holds no object, not even an old version or a delete marker.
@@ -356,7 +341,7 @@ impl StateBucket {
                 let by_default = ServerSideEncryptionByDefault::builder()
                     .sse_algorithm(ServerSideEncryption::AwsKms)
                     .build()
-                    .map_err(|error| self.unexpected(error.to_string()))?;
+                    .map_err(|error| self.unexpected(error))?;
                 let rule = ServerSideEncryptionRule::builder()
                     .apply_server_side_encryption_by_default(by_default)
                     .bucket_key_enabled(true)
@@ -364,7 +349,7 @@ impl StateBucket {
                 let configuration = ServerSideEncryptionConfiguration::builder()
                     .rules(rule)
                     .build()
-                    .map_err(|error| self.unexpected(error.to_string()))?;
+                    .map_err(|error| self.unexpected(error))?;
                 s3.put_bucket_encryption()
                     .bucket(&bucket)
                     .server_side_encryption_configuration(configuration)
@@ -390,11 +375,11 @@ impl StateBucket {
                 let rule = OwnershipControlsRule::builder()
                     .object_ownership(ObjectOwnership::BucketOwnerEnforced)
                     .build()
-                    .map_err(|error| self.unexpected(error.to_string()))?;
+                    .map_err(|error| self.unexpected(error))?;
                 let controls = OwnershipControls::builder()
                     .rules(rule)
                     .build()
-                    .map_err(|error| self.unexpected(error.to_string()))?;
+                    .map_err(|error| self.unexpected(error))?;
                 s3.put_bucket_ownership_controls()
                     .bucket(&bucket)
                     .ownership_controls(controls)
@@ -429,12 +414,12 @@ impl StateBucket {
                                 .build(),
                         )
                         .build()
-                        .map_err(|error| self.unexpected(error.to_string()))?;
+                        .map_err(|error| self.unexpected(error))?;
                     configuration = configuration.rules(rule);
                 }
                 let configuration = configuration
                     .build()
-                    .map_err(|error| self.unexpected(error.to_string()))?;
+                    .map_err(|error| self.unexpected(error))?;
                 s3.put_bucket_lifecycle_configuration()
                     .bucket(&bucket)
                     .lifecycle_configuration(configuration)
@@ -446,7 +431,7 @@ impl StateBucket {
                 let tagging = Tagging::builder()
                     .set_tag_set(Some(self.tag_set()?))
                     .build()
-                    .map_err(|error| self.unexpected(error.to_string()))?;
+                    .map_err(|error| self.unexpected(error))?;
                 s3.put_bucket_tagging()
                     .bucket(&bucket)
                     .tagging(tagging)
@@ -454,7 +439,7 @@ impl StateBucket {
                     .await
                     .map_err(aws("S3", "PutBucketTagging", &bucket))?;
             }
-            other => return Err(self.unexpected(format!("no way to set attribute {other}"))),
+            other => return Err(self.no_setter(other)),
         }
         Ok(())
     }
@@ -489,7 +474,7 @@ impl StateBucket {
                     .key(key)
                     .set_version_id(version.map(str::to_owned))
                     .build()
-                    .map_err(|error| self.unexpected(error.to_string()))?;
+                    .map_err(|error| self.unexpected(error))?;
                 identifiers.push(identifier);
             }
             if page.is_truncated() != Some(true) {
@@ -646,7 +631,7 @@ impl Resource for StateBucket {
                 .set_objects(Some(chunk.to_vec()))
                 .quiet(true)
                 .build()
-                .map_err(|error| self.unexpected(error.to_string()))?;
+                .map_err(|error| self.unexpected(error))?;
             let output = self
                 .context
                 .s3
