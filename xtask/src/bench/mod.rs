@@ -1,66 +1,42 @@
 //! `cargo xtask bench`: ShopStack and Terraform on the same resources, same emulator, same run.
 
+mod observe;
+mod report;
+mod tools;
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::process::{Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitCode};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use shopstack_testkit::{Account, Behaviour, Proxy};
 use xshell::Shell;
 
 use crate::emulator::{self, Emulator};
+use observe::observe;
+use report::{Pass, Report};
+use tools::{Scenario, Tool, Tools};
 
 /// Flags of `cargo xtask bench`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Measured runs per tool (after one warm-up each).
+    /// Measured runs of each scenario per tool and delay (after one warm-up round).
     #[arg(long, default_value_t = 5)]
     runs: usize,
+    /// Delay the proxy adds to every request in the second pass, imitating a region's round trip
+    /// (0: no second pass).
+    #[arg(long, default_value_t = 50)]
+    delay_ms: u64,
 }
 
-/// Timings of one tool in one scenario.
-struct Measured {
-    seconds: Vec<f64>,
-    requests: usize,
-}
-
-impl Measured {
-    fn median(&self) -> f64 {
-        let mut sorted = self.seconds.clone();
-        sorted.sort_by(f64::total_cmp);
-        sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
-    }
-
-    fn min(&self) -> f64 {
-        self.seconds.iter().copied().fold(f64::INFINITY, f64::min)
-    }
-
-    fn max(&self) -> f64 {
-        self.seconds.iter().copied().fold(0.0, f64::max)
-    }
-}
-
-fn run_quiet(command: &mut Command, what: &str) -> anyhow::Result<Duration> {
-    let started = Instant::now();
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("run {what}"))?;
-    let elapsed = started.elapsed();
-    // `plan -detailed-exitcode` exits 0 with no changes: anything else means the scenario is wrong.
-    if !output.status.success() {
-        bail!(
-            "{what} failed ({}): {}{}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    Ok(elapsed)
-}
+/// How the two tools are measured, for `bench/results.md`.
+const METHOD: &str = "Both tools run against one private AWS emulator, through the same loopback proxy, which counts the requests and adds the delay. Each tool has its own emulator account (the GitHub OIDC provider is one per account, so two projects in one account would share it), and each round uses a fresh project name per tool (`shopbench-N` and `shopbench-tf-N`), so every apply starts from nothing: no secret pending deletion restored, nothing left by an earlier round. A round is, per tool, apply from nothing, a no-op plan, destroy; the tools alternate which goes first in each scenario from one round to the next, after one unmeasured warm-up round. Times are wall times of the whole command, process start included. Terraform uses the configuration in `bench/terraform` (16 Terraform resources for ShopStack's 8), initialised once, with its state in a local file. Round trips are counted from the arrival of each request at the proxy; the figure in parentheses is the estimate (delayed median − undelayed median) / delay.";
 
 pub fn run(sh: &Shell, args: &Args) -> anyhow::Result<ExitCode> {
+    if args.runs == 0 {
+        bail!("--runs must be at least 1");
+    }
     let mirror = crate::test::find_provider_mirror()
         .context("the Terraform provider mirror (a directory holding registry.terraform.io/hashicorp/aws) was not found")?;
     emulator::ensure_installed(sh)?;
@@ -75,124 +51,130 @@ pub fn run(sh: &Shell, args: &Args) -> anyhow::Result<ExitCode> {
 
 fn measure(sh: &Shell, args: &Args, endpoint: &str, mirror: &Path) -> anyhow::Result<ExitCode> {
     let proxy = Proxy::start(endpoint, Behaviour::default()).context("start the counting proxy")?;
-    let account = Account::isolated(endpoint).context("an emulator account for the bench")?;
-    let bin = crate::bootstrap::binaries(sh)?;
+    let accounts = [
+        Account::isolated(endpoint).context("an emulator account for ShopStack")?,
+        Account::isolated(endpoint).context("an emulator account for Terraform")?,
+    ];
+    let binary = crate::bootstrap::binaries(sh)?.join("infra-terraform");
     let work = tempfile::tempdir().context("create a scratch directory")?;
-    let dir = work.path();
-    std::fs::write(
-        dir.join("shopstack.toml"),
-        format!(
-            "[project]\nname = \"shopbench\"\n\n[github]\nrepositories = [\"acme/infra\", \"acme/apps\"]\n\n[environments.local]\nregion = \"eu-west-1\"\nendpoint_url = \"{}\"\n",
-            proxy.url()
-        ),
-    )?;
-    std::fs::write(
-        dir.join("terraformrc"),
-        format!(
-            "provider_installation {{\n  filesystem_mirror {{\n    path = \"{}\"\n  }}\n}}\n",
-            mirror.display()
-        ),
-    )?;
-    let shopstack = |args: &[&str]| {
-        let mut command = Command::new(bin.join("infra-terraform"));
-        command
-            .current_dir(dir)
-            .envs(account.environment())
-            .env_remove("AWS_ENDPOINT_URL")
-            .args(args);
-        command
-    };
-    let terraform = |args: &[&str]| {
-        let mut command = Command::new("terraform");
-        command
-            .current_dir(dir.join("terraform"))
-            .envs(account.environment())
-            .env("TF_CLI_CONFIG_FILE", dir.join("terraformrc"))
-            .env("TF_IN_AUTOMATION", "1")
-            .args(args);
-        command
-    };
-
-    eprintln!("--> preparing: apply with ShopStack, export, import into Terraform");
-    run_quiet(
-        &mut shopstack(&["apply", "--auto-approve"]),
-        "infra-terraform apply",
-    )?;
-    run_quiet(
-        &mut shopstack(&["export-terraform", "--out", "terraform"]),
-        "infra-terraform export-terraform",
-    )?;
-    run_quiet(&mut terraform(&["init", "-input=false"]), "terraform init")?;
-    run_quiet(
-        &mut terraform(&["apply", "-input=false", "-auto-approve"]),
-        "terraform apply (imports)",
+    eprintln!("--> terraform init (not measured)");
+    let tools = Tools::prepare(
+        binary,
+        proxy.url(),
+        work.path(),
+        &crate::project_root().join("bench").join("terraform"),
+        mirror,
+        accounts,
     )?;
 
-    let shopstack_plan = ["plan", "--detailed-exitcode"];
-    let terraform_plan = ["plan", "-input=false", "-detailed-exitcode"];
-    // Warm-up, then A/B alternated so that drift in the machine's load hits both alike.
-    run_quiet(&mut shopstack(&shopstack_plan), "infra-terraform plan")?;
-    run_quiet(&mut terraform(&terraform_plan), "terraform plan")?;
-    let mut ours = Measured {
-        seconds: Vec::new(),
-        requests: 0,
-    };
-    let mut theirs = Measured {
-        seconds: Vec::new(),
-        requests: 0,
-    };
-    for run in 1..=args.runs {
-        eprintln!("--> no-op plan, run {run}/{}", args.runs);
-        proxy.clear();
-        ours.seconds.push(
-            run_quiet(&mut shopstack(&shopstack_plan), "infra-terraform plan")?.as_secs_f64(),
-        );
-        ours.requests = proxy.requests().len();
-        proxy.clear();
-        theirs
-            .seconds
-            .push(run_quiet(&mut terraform(&terraform_plan), "terraform plan")?.as_secs_f64());
-        theirs.requests = proxy.requests().len();
+    let mut round = 0;
+    eprintln!("--> warm-up round (not measured)");
+    run_round(&tools, &proxy, round, Tool::ShopStack, false)?;
+    let mut delays = vec![Duration::ZERO];
+    if args.delay_ms > 0 {
+        delays.push(Duration::from_millis(args.delay_ms));
+    }
+    let mut passes = Vec::new();
+    for delay in delays {
+        proxy.set_behaviour(Behaviour {
+            delay,
+            ..Behaviour::default()
+        });
+        let mut pass = Pass::new(delay);
+        for run in 1..=args.runs {
+            round += 1;
+            eprintln!(
+                "--> {} ms per request, run {run}/{}",
+                delay.as_millis(),
+                args.runs
+            );
+            let first = if run % 2 == 1 {
+                Tool::ShopStack
+            } else {
+                Tool::Terraform
+            };
+            for (scenario, tool, observation) in
+                run_round(&tools, &proxy, round, first, !delay.is_zero())?
+            {
+                pass.add(scenario, tool, observation);
+            }
+        }
+        passes.push(pass);
     }
 
-    let table = format!(
-        "| scenario | tool | median s | min s | max s | AWS requests |\n|---|---|---:|---:|---:|---:|\n| no-op plan | ShopStack | {:.3} | {:.3} | {:.3} | {} |\n| no-op plan | Terraform | {:.3} | {:.3} | {:.3} | {} |\n\nShopStack is {:.0}x faster than Terraform on a no-op plan, with {} AWS requests against Terraform's {}.\n",
-        ours.median(),
-        ours.min(),
-        ours.max(),
-        ours.requests,
-        theirs.median(),
-        theirs.min(),
-        theirs.max(),
-        theirs.requests,
-        theirs.median() / ours.median(),
-        ours.requests,
-        theirs.requests
-    );
-    println!("{table}");
-    let machine = format!(
-        "{} CPUs, {}",
-        std::thread::available_parallelism().map_or(0, usize::from),
-        std::fs::read_to_string("/proc/sys/kernel/osrelease").map_or_else(
-            |_| "unknown kernel".to_owned(),
-            |release| format!("Linux {}", release.trim())
-        )
-    );
-    let date = Command::new("date")
-        .arg("-u")
-        .arg("+%Y-%m-%d %H:%M UTC")
-        .output()
-        .map_or_else(
-            |_| "unknown date".to_owned(),
-            |output| String::from_utf8_lossy(&output.stdout).trim().to_owned(),
-        );
-    let results = format!(
-        "# Benchmark results\n\n`cargo xtask bench --runs {}` on {date}, {machine}; both tools against the same local AWS emulator, through the same counting proxy, {} measured runs each after a warm-up, alternated.\n\n{table}",
-        args.runs, args.runs
-    );
+    let report = Report {
+        runs: args.runs,
+        setting: format!("{}. {METHOD}", setting(&tools)),
+        passes,
+    };
+    println!("{}\n{}", report.table(), report.goals());
     let path = crate::project_root().join("bench").join("results.md");
-    std::fs::create_dir_all(path.parent().unwrap_or(Path::new("bench")))?;
-    std::fs::write(&path, results).with_context(|| format!("write {}", path.display()))?;
+    std::fs::write(&path, report.markdown())
+        .with_context(|| format!("write {}", path.display()))?;
     eprintln!("results written to {}", path.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// One round: every scenario, both tools, `first` first.
+fn run_round(
+    tools: &Tools,
+    proxy: &Proxy,
+    round: usize,
+    first: Tool,
+    sample: bool,
+) -> anyhow::Result<Vec<(Scenario, Tool, observe::Observation)>> {
+    tools.start_round(round)?;
+    let order = match first {
+        Tool::ShopStack => [Tool::ShopStack, Tool::Terraform],
+        Tool::Terraform => [Tool::Terraform, Tool::ShopStack],
+    };
+    let mut observed = Vec::new();
+    for scenario in Scenario::ALL {
+        for tool in order {
+            let (mut command, expect) = tools.command(tool, scenario, round);
+            let what = format!("{tool} {scenario} ({})", Tools::project(tool, round));
+            let observation = observe(proxy, &mut command, &what, &expect, sample)?;
+            eprintln!(
+                "    {what}: {:.2} s, {} requests",
+                observation.seconds,
+                observation.request_count()
+            );
+            observed.push((scenario, tool, observation));
+        }
+    }
+    Ok(observed)
+}
+
+/// Date, machine and versions.
+fn setting(tools: &Tools) -> String {
+    let first_line = |command: &mut Command| {
+        command.output().ok().and_then(|output| {
+            String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .next()
+                .map(|line| line.trim().to_owned())
+        })
+    };
+    let date = first_line(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]))
+        .unwrap_or_else(|| "unknown date".to_owned());
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|line| line.strip_prefix("model name"))
+                .map(|model| model.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").map_or_else(
+        |_| "unknown kernel".to_owned(),
+        |release| format!("Linux {}", release.trim()),
+    );
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    let terraform = tools
+        .terraform_version()
+        .unwrap_or_else(|| "Terraform (unknown version)".to_owned());
+    let moto =
+        first_line(Command::new("python3").args(["-c", "import moto; print(moto.__version__)"]))
+            .unwrap_or_else(|| "unknown".to_owned());
+    format!("{date}, {cpus} × {cpu}, {kernel}; {terraform}; moto {moto}")
 }
