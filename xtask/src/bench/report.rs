@@ -162,15 +162,10 @@ impl Report {
                 let [ours, theirs] = Tool::ALL.map(|tool| pass.of(scenario, tool));
                 let trips = match (ours.round_trips(), theirs.round_trips()) {
                     (Some(ours_trips), Some(theirs_trips)) => {
-                        let estimate = |tool| {
-                            self.estimated_round_trips(scenario, tool)
-                                .map_or_else(String::new, |value| format!(" (~{value:.1})"))
-                        };
-                        format!(
-                            "{ours_trips}{} / {theirs_trips}{}",
-                            estimate(Tool::ShopStack),
-                            estimate(Tool::Terraform)
-                        )
+                        let estimate = self
+                            .estimated_round_trips(scenario, Tool::ShopStack)
+                            .map_or_else(String::new, |value| format!(" (~{value:.1})"));
+                        format!("{ours_trips}{estimate} / {theirs_trips}")
                     }
                     _ => "–".to_owned(),
                 };
