@@ -250,42 +250,53 @@ impl Resource for IamRole {
     async fn delete(&self, _options: &DestroyOptions) -> Result<(), ResourceError> {
         let iam = &self.context.iam;
         let name = self.name();
-        // IAM refuses to delete a role that still has policies: remove every one first.
-        let inline = iam
-            .list_role_policies()
-            .role_name(&name)
-            .send()
-            .await
-            .map_err(aws("IAM", "ListRolePolicies", &name))?;
-        for policy in inline.policy_names() {
+        // IAM refuses to delete a role that still has policies: remove every one first, the
+        // inline and the attached ones at once.
+        let (inline, attached) = futures::try_join!(
+            async {
+                iam.list_role_policies()
+                    .role_name(&name)
+                    .send()
+                    .await
+                    .map_err(aws("IAM", "ListRolePolicies", &name))
+            },
+            async {
+                iam.list_attached_role_policies()
+                    .role_name(&name)
+                    .send()
+                    .await
+                    .map_err(aws("IAM", "ListAttachedRolePolicies", &name))
+            },
+        )?;
+        let name = name.as_str();
+        let deletes = inline.policy_names().iter().map(|policy| async move {
             iam.delete_role_policy()
-                .role_name(&name)
+                .role_name(name)
                 .policy_name(policy)
                 .send()
                 .await
-                .map_err(aws("IAM", "DeleteRolePolicy", &name))?;
-        }
-        let attached = iam
-            .list_attached_role_policies()
-            .role_name(&name)
-            .send()
-            .await
-            .map_err(aws("IAM", "ListAttachedRolePolicies", &name))?;
-        for policy in attached.attached_policies() {
-            if let Some(arn) = policy.policy_arn() {
+                .map(drop)
+                .map_err(aws("IAM", "DeleteRolePolicy", name))
+        });
+        let detaches = attached
+            .attached_policies()
+            .iter()
+            .filter_map(|policy| policy.policy_arn())
+            .map(|arn| async move {
                 iam.detach_role_policy()
-                    .role_name(&name)
+                    .role_name(name)
                     .policy_arn(arn)
                     .send()
                     .await
-                    .map_err(aws("IAM", "DetachRolePolicy", &name))?;
-            }
-        }
+                    .map(drop)
+                    .map_err(aws("IAM", "DetachRolePolicy", name))
+            });
+        futures::try_join!(try_join_all(deletes), try_join_all(detaches))?;
         iam.delete_role()
-            .role_name(&name)
+            .role_name(name)
             .send()
             .await
-            .map_err(aws("IAM", "DeleteRole", &name))?;
+            .map_err(aws("IAM", "DeleteRole", name))?;
         Ok(())
     }
 

@@ -178,3 +178,64 @@ fn destroy_without_a_terminal_refuses_and_deletes_nothing() {
     );
     assert_exit(&stack.run(&["plan", "--detailed-exitcode"]), 0);
 }
+
+#[test]
+fn destroy_removes_a_role_with_policies_added_by_hand_and_keeps_the_policy_itself() {
+    let stack = Stack::new();
+    let role = stack.names("local").ci_role();
+    assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
+    let iam = stack.iam();
+    // Someone attached a managed policy and added a second inline one to the CI role.
+    let policy_document = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#;
+    let policy_arn = stack.block_on(async {
+        let policy = iam
+            .create_policy()
+            .policy_name(format!("{role}-extra"))
+            .policy_document(policy_document)
+            .send()
+            .await
+            .expect("create policy");
+        let arn = policy
+            .policy()
+            .and_then(|policy| policy.arn())
+            .expect("policy ARN")
+            .to_owned();
+        iam.attach_role_policy()
+            .role_name(&role)
+            .policy_arn(&arn)
+            .send()
+            .await
+            .expect("attach");
+        iam.put_role_policy()
+            .role_name(&role)
+            .policy_name("added-by-hand")
+            .policy_document(policy_document)
+            .send()
+            .await
+            .expect("put inline");
+        arn
+    });
+
+    let destroy = stack.run(&["destroy", "--auto-approve"]);
+    assert_exit(&destroy, 0);
+    stack.block_on(async {
+        let gone = iam.get_role().role_name(&role).send().await;
+        assert!(
+            gone.as_ref().is_err_and(|error| error
+                .as_service_error()
+                .is_some_and(|error| error.is_no_such_entity_exception())),
+            "{gone:?}"
+        );
+        // Detached, not deleted: the policy is not ShopStack's.
+        let policy = iam
+            .get_policy()
+            .policy_arn(&policy_arn)
+            .send()
+            .await
+            .expect("the managed policy still exists");
+        assert_eq!(
+            policy.policy().and_then(|policy| policy.attachment_count()),
+            Some(0)
+        );
+    });
+}
