@@ -1,5 +1,6 @@
-//! `apply` SIGKILLed at ten points, from before the lock to its release: the next `apply`
-//! reports the stale lock it left, and after `force-unlock` converges with each resource once.
+//! `apply` SIGKILLed at ten points, from before the lock to its release, and `destroy` at three:
+//! the next run reports the stale lock left, and after `force-unlock` converges (each resource
+//! once, or none left).
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
@@ -236,6 +237,143 @@ fn killed_at(hold: Hold, leaves_lock: bool) {
     assert_exit(&plan, 0);
     assert!(listed_ids(&stack).is_empty());
     assert_each_resource_once(&stack);
+}
+
+/// `destroy` of a whole environment behind a proxy holding `hold`, SIGKILLed there: the next
+/// `destroy` refuses naming the stale lock, `force-unlock` clears it, and `destroy` then removes
+/// everything that was left (the secret scheduled for deletion, as always).
+fn destroy_killed_at(hold: Hold) {
+    let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
+    let stack = stack_behind(&proxy);
+    assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
+    proxy.set_behaviour(Behaviour {
+        hold: Some(hold.clone()),
+        ..Behaviour::default()
+    });
+    let mut destroy = stack
+        .command(&["destroy", "--auto-approve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start destroy");
+    let held = proxy.wait_for_held(TIMEOUT);
+    let _ = destroy.kill();
+    let killed = destroy
+        .wait_with_output()
+        .expect("wait for the killed destroy");
+    proxy.lift_hold(Lift::Drop);
+    let Some(held) = held else {
+        panic!(
+            "destroy never reached {hold:?} within {TIMEOUT:?}\nstdout:\n{}\nstderr:\n{}\nrequests:\n{}",
+            stdout(&killed),
+            stderr(&killed),
+            operations(&proxy.requests())
+        );
+    };
+    assert_eq!(killed.status.signal(), Some(9), "killed at {held:?}");
+    proxy.set_behaviour(Behaviour::default());
+
+    let ids = listed_ids(&stack);
+    let [id] = ids.as_slice() else {
+        panic!("killed at {held:?}, one stale lock is left: {ids:?}");
+    };
+    proxy.clear();
+    let refused = stack.run(&["destroy", "--auto-approve"]);
+    assert_exit(&refused, 1);
+    let error = stderr(&refused);
+    assert!(
+        error.contains(&format!("lock ID {id}")) && error.contains("force-unlock"),
+        "{error}"
+    );
+    let writes: Vec<Request> = proxy
+        .requests()
+        .into_iter()
+        .filter(|request| !reads(request))
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "a refused destroy deletes nothing: {writes:?}"
+    );
+    assert_exit(&stack.run(&["force-unlock", id, "--force"]), 0);
+
+    let converged = stack.run(&["destroy", "--auto-approve"]);
+    assert_exit(&converged, 0);
+    assert!(
+        stdout(&converged).contains("Destroy complete!"),
+        "{}",
+        stdout(&converged)
+    );
+    assert_nothing_left(&stack);
+    // And the environment can be built again from what is left.
+    assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
+    assert_exit(&stack.run(&["plan", "--detailed-exitcode"]), 0);
+}
+
+/// Nothing of the environment is left in its account but the secret scheduled for deletion.
+fn assert_nothing_left(stack: &Stack) {
+    let names = stack.names("local");
+    stack.block_on(async {
+        let buckets = stack.s3().list_buckets().send().await.expect("buckets");
+        assert!(buckets.buckets().is_empty(), "{buckets:?}");
+        let tables = stack.dynamodb().list_tables().send().await.expect("tables");
+        assert!(tables.table_names().is_empty(), "{tables:?}");
+        let repositories = stack
+            .ecr()
+            .describe_repositories()
+            .send()
+            .await
+            .expect("repositories");
+        assert!(repositories.repositories().is_empty(), "{repositories:?}");
+        let providers = stack
+            .iam()
+            .list_open_id_connect_providers()
+            .send()
+            .await
+            .expect("providers");
+        assert!(
+            providers.open_id_connect_provider_list().is_empty(),
+            "{providers:?}"
+        );
+        let roles = stack.iam().list_roles().send().await.expect("roles");
+        assert!(roles.roles().is_empty(), "{roles:?}");
+        let projects = stack
+            .codebuild()
+            .list_projects()
+            .send()
+            .await
+            .expect("projects");
+        assert!(projects.projects().is_empty(), "{projects:?}");
+        let secret = stack
+            .secrets()
+            .describe_secret()
+            .secret_id(names.app_secret())
+            .send()
+            .await
+            .expect("the secret, scheduled for deletion");
+        assert!(secret.deleted_date().is_some(), "{secret:?}");
+    });
+}
+
+/// One test per kill point of `destroy`, each before the lock table is gone: each leaves the lock.
+macro_rules! destroy_kill_points {
+    ($($(#[doc = $doc:literal])* $name:ident: $hold:expr;)*) => {
+        $(
+            $(#[doc = $doc])*
+            #[test]
+            fn $name() {
+                destroy_killed_at($hold);
+            }
+        )*
+    };
+}
+
+destroy_kill_points! {
+    /// The lock is taken, the CodeBuild project (the last wave, destroyed first) not yet deleted.
+    destroy_killed_deleting_the_project_converges: Hold::operation("codebuild", "DeleteProject");
+    /// Mid wave 1: the roles' policies are gone, the roles themselves are not.
+    destroy_killed_deleting_a_role_converges: Hold::operation("iam", "DeleteRole");
+    /// Mid wave 0: the lock table, which holds the lock, about to be deleted.
+    destroy_killed_deleting_the_lock_table_converges: Hold::operation("dynamodb", "DeleteTable");
 }
 
 /// One test per kill point: `name: hold, whether the kill leaves a lock`.
