@@ -72,19 +72,32 @@ impl StateBucket {
         .map_err(|error| self.unexpected(error))
     }
 
-    /// Whether the bucket holds no object, not even an old version or a delete marker.
+    /// Whether the bucket holds no object, not even an old version or a delete marker, besides
+    /// this tool's own lock file: the lock of the running command when the lock table is gone
+    /// (a destroy resumed after the table was deleted), which is not state.
     async fn is_empty(&self) -> Result<bool, ResourceError> {
         let bucket = self.bucket();
+        let own_lock = format!(
+            "{}{}",
+            self.context.names.infra_lock_path(),
+            crate::lock::LOCKFILE_SUFFIX
+        );
         let listing = self
             .context
             .s3
             .list_object_versions()
             .bucket(&bucket)
-            .max_keys(1)
+            .max_keys(10)
             .send()
             .await
             .map_err(aws("S3", "ListObjectVersions", &bucket))?;
-        Ok(listing.versions().is_empty() && listing.delete_markers().is_empty())
+        let keys = listing
+            .versions()
+            .iter()
+            .map(|version| version.key())
+            .chain(listing.delete_markers().iter().map(|marker| marker.key()));
+        let others = keys.filter(|key| *key != Some(own_lock.as_str())).count();
+        Ok(others == 0 && !listing.is_truncated().unwrap_or(false))
     }
 
     /// Turns a read error into: bucket missing (`Ok(None)`), setting absent (`Ok(Some("none"))`),

@@ -239,3 +239,39 @@ fn destroy_removes_a_role_with_policies_added_by_hand_and_keeps_the_policy_itsel
         );
     });
 }
+
+#[test]
+fn a_destroy_resumed_after_the_lock_table_is_gone_locks_in_the_bucket_and_deletes_it() {
+    let stack = Stack::new();
+    let names = stack.names("local");
+    assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
+    // What a destroy stopped right after deleting the lock table leaves: everything else.
+    stack
+        .block_on(
+            stack
+                .dynamodb()
+                .delete_table()
+                .table_name(names.lock_table())
+                .send(),
+        )
+        .expect("delete the lock table");
+
+    let destroy = stack.run(&["destroy", "--auto-approve"]);
+    assert_exit(&destroy, 0);
+    let text = stdout(&destroy);
+    // Its own lock file in the bucket is not state: the bucket goes with the rest.
+    assert!(!text.contains("kept: it holds state objects"), "{text}");
+    assert!(
+        text.contains("Destroy complete! Resources: 7 destroyed."),
+        "{text}"
+    );
+    stack.block_on(async {
+        let buckets = stack.s3().list_buckets().send().await.expect("buckets");
+        assert!(buckets.buckets().is_empty(), "{buckets:?}");
+    });
+    // And the lock went with it: nothing is left to clear.
+    let locks = stack.run(&["locks", "--json"]);
+    assert_exit(&locks, 0);
+    let locks: serde_json::Value = serde_json::from_slice(&locks.stdout).expect("locks JSON");
+    assert_eq!(locks, serde_json::json!([]));
+}
