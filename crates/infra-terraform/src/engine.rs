@@ -230,12 +230,22 @@ pub async fn plan_destroy(
         return Err(EngineError::Read(errors));
     }
     // Deletion runs in reverse waves: show it in that order too.
-    let order: BTreeMap<&str, u8> = steps
+    let order: BTreeMap<&str, (u8, u8)> = steps
         .iter()
-        .map(|step| (step.resource.address(), step.resource.wave()))
+        .map(|step| {
+            (
+                step.resource.address(),
+                destroy_order(step.resource.as_ref()),
+            )
+        })
         .collect();
     changes.sort_by_key(|change| {
-        std::cmp::Reverse(order.get(change.address.as_str()).copied().unwrap_or(0))
+        std::cmp::Reverse(
+            order
+                .get(change.address.as_str())
+                .copied()
+                .unwrap_or_default(),
+        )
     });
     Ok(Planned {
         plan: Plan {
@@ -245,6 +255,12 @@ pub async fn plan_destroy(
         direction: Direction::Destroy,
         steps,
     })
+}
+
+/// Where a resource falls in `destroy`, which runs these keys from the highest down: the reverse
+/// of the apply waves, then what must go last.
+fn destroy_order(resource: &dyn Resource) -> (u8, u8) {
+    (u8::from(!resource.destroyed_last()), resource.wave())
 }
 
 impl Planned {
@@ -277,14 +293,18 @@ impl Planned {
         report: &(dyn Fn(String) + Sync),
     ) -> Result<Summary, EngineError> {
         self.refuse_conflicts()?;
-        let mut waves: BTreeMap<u8, Vec<&Step>> = BTreeMap::new();
+        let mut waves: BTreeMap<(u8, u8), Vec<&Step>> = BTreeMap::new();
         for step in self.steps.iter().filter(|step| {
             matches!(
                 step.action,
                 Action::Create | Action::Update | Action::Delete
             )
         }) {
-            waves.entry(step.resource.wave()).or_default().push(step);
+            let key = match self.direction {
+                Direction::Apply => (0, step.resource.wave()),
+                Direction::Destroy => destroy_order(step.resource.as_ref()),
+            };
+            waves.entry(key).or_default().push(step);
         }
         let ordered: Vec<Vec<&Step>> = match self.direction {
             Direction::Apply => waves.into_values().collect(),

@@ -63,6 +63,11 @@ pub trait Resource: Send + Sync {
     fn wave(&self) -> u8;
     /// The attributes it must have.
     fn desired(&self) -> Attributes;
+    /// Whether `destroy` deletes it after everything else (the lock table: it holds the lock the
+    /// destroy runs under).
+    fn destroyed_last(&self) -> bool {
+        false
+    }
     /// Attributes AWS cannot change in place: a difference there is a conflict.
     fn immutable(&self) -> &'static [&'static str] {
         &[]

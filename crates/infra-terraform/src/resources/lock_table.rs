@@ -190,6 +190,10 @@ impl Resource for LockTable {
         0
     }
 
+    fn destroyed_last(&self) -> bool {
+        true
+    }
+
     fn desired(&self) -> Attributes {
         Attributes::from([
             ("key_schema", KEY_SCHEMA.to_owned()),

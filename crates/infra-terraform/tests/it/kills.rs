@@ -1,4 +1,4 @@
-//! `apply` SIGKILLed at ten points, from before the lock to its release, and `destroy` at three:
+//! `apply` SIGKILLed at ten points, from before the lock to its release, and `destroy` at four:
 //! the next run reports the stale lock left, and after `force-unlock` converges (each resource
 //! once, or none left).
 
@@ -372,7 +372,9 @@ destroy_kill_points! {
     destroy_killed_deleting_the_project_converges: Hold::operation("codebuild", "DeleteProject");
     /// Mid wave 1: the roles' policies are gone, the roles themselves are not.
     destroy_killed_deleting_a_role_converges: Hold::operation("iam", "DeleteRole");
-    /// Mid wave 0: the lock table, which holds the lock, about to be deleted.
+    /// Mid wave 0: the state bucket's DeleteBucket held, the rest of the wave under way.
+    destroy_killed_deleting_the_state_bucket_converges: Hold::operation("s3", "DELETE bucket");
+    /// Last: everything else deleted, the lock table, which holds the lock, about to be.
     destroy_killed_deleting_the_lock_table_converges: Hold::operation("dynamodb", "DeleteTable");
 }
 
@@ -465,4 +467,31 @@ fn the_kill_points_are_in_wave_order_in_an_apply() {
     // Only the lock is a PutItem; only its release is a DeleteItem.
     assert_eq!(lock, last("dynamodb", "PutItem"), "{sequence}");
     assert_eq!(release, last("dynamodb", "DeleteItem"), "{sequence}");
+}
+
+/// `destroy` deletes the lock table after everything else: the lock it runs under lasts until
+/// the end, so a kill anywhere before leaves a lock the next run reports.
+#[test]
+fn the_lock_table_is_the_last_deletion_of_a_destroy() {
+    let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
+    let stack = stack_behind(&proxy);
+    assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
+    proxy.clear();
+    assert_exit(&stack.run(&["destroy", "--auto-approve"]), 0);
+    let requests = proxy.requests();
+    let sequence = operations(&requests);
+    let deletions: Vec<&Request> = requests
+        .iter()
+        .filter(|request| {
+            request.operation.starts_with("Delete") && request.operation != "DeleteItem"
+                || request.operation == "DELETE bucket"
+        })
+        .collect();
+    assert!(deletions.len() >= 8, "{sequence}");
+    let last = deletions.last().expect("a deletion");
+    assert_eq!(
+        (last.service.as_str(), last.operation.as_str()),
+        ("dynamodb", "DeleteTable"),
+        "{sequence}"
+    );
 }
