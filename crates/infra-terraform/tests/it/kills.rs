@@ -150,31 +150,29 @@ fn assert_each_resource_once(stack: &Stack) {
     assert_exit(&stack.run(&["audit"]), 0);
 }
 
-/// Starts `apply` behind a proxy holding `hold`, SIGKILLs it once the hold has its request, then
-/// checks what the kill left and that the environment converges: the next `apply` refuses naming
-/// the stale lock (when the kill left one), `force-unlock` clears it, `apply` converges, and a
-/// plan after it has nothing to change.
-fn killed_at(hold: Hold, leaves_lock: bool) {
-    let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
-    let stack = stack_behind(&proxy);
+/// Runs `infra-terraform COMMAND --auto-approve` behind `proxy` holding `hold`, SIGKILLs it once
+/// the hold has its request (which then never reaches AWS), and returns that request.
+fn kill_at(stack: &Stack, proxy: &Proxy, command: &str, hold: &Hold) -> Request {
     proxy.set_behaviour(Behaviour {
         hold: Some(hold.clone()),
         ..Behaviour::default()
     });
-    let mut apply = stack
-        .command(&["apply", "--auto-approve"])
+    let mut child = stack
+        .command(&[command, "--auto-approve"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start apply");
+        .unwrap_or_else(|error| panic!("start {command}: {error}"));
     let held = proxy.wait_for_held(TIMEOUT);
     // `Child::kill` is SIGKILL: no handler runs, nothing is released.
-    let _ = apply.kill();
-    let killed = apply.wait_with_output().expect("wait for the killed apply");
+    let _ = child.kill();
+    let killed = child
+        .wait_with_output()
+        .unwrap_or_else(|error| panic!("wait for the killed {command}: {error}"));
     proxy.lift_hold(Lift::Drop);
     let Some(held) = held else {
         panic!(
-            "apply never reached {hold:?} within {TIMEOUT:?}\nstdout:\n{}\nstderr:\n{}\nrequests:\n{}",
+            "{command} never reached {hold:?} within {TIMEOUT:?}\nstdout:\n{}\nstderr:\n{}\nrequests:\n{}",
             stdout(&killed),
             stderr(&killed),
             operations(&proxy.requests())
@@ -187,6 +185,40 @@ fn killed_at(hold: Hold, leaves_lock: bool) {
         stderr(&killed)
     );
     proxy.set_behaviour(Behaviour::default());
+    held
+}
+
+/// The next `COMMAND --auto-approve` exits 1 naming the stale lock `id` and `force-unlock`, and
+/// sends no write; then `force-unlock ID` clears it.
+fn refused_then_unlocked(stack: &Stack, proxy: &Proxy, command: &str, id: &str) {
+    proxy.clear();
+    let refused = stack.run(&[command, "--auto-approve"]);
+    assert_exit(&refused, 1);
+    let error = stderr(&refused);
+    assert!(
+        error.contains(&format!("lock ID {id}")) && error.contains("force-unlock"),
+        "{error}"
+    );
+    let writes: Vec<Request> = proxy
+        .requests()
+        .into_iter()
+        .filter(|request| !reads(request))
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "a refused {command} writes nothing: {writes:?}"
+    );
+    assert_exit(&stack.run(&["force-unlock", id, "--force"]), 0);
+}
+
+/// Starts `apply` behind a proxy holding `hold`, SIGKILLs it once the hold has its request, then
+/// checks what the kill left and that the environment converges: the next `apply` refuses naming
+/// the stale lock (when the kill left one), `force-unlock` clears it, `apply` converges, and a
+/// plan after it has nothing to change.
+fn killed_at(hold: Hold, leaves_lock: bool) {
+    let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
+    let stack = stack_behind(&proxy);
+    let held = kill_at(&stack, &proxy, "apply", &hold);
 
     let ids = listed_ids(&stack);
     if leaves_lock {
@@ -197,26 +229,7 @@ fn killed_at(hold: Hold, leaves_lock: bool) {
         let item = lock_item(&stack, &lock_id).expect("the stale lock item");
         assert_eq!(item["ID"], id.as_str());
 
-        proxy.clear();
-        let refused = stack.run(&["apply", "--auto-approve"]);
-        assert_exit(&refused, 1);
-        let error = stderr(&refused);
-        assert!(
-            error.contains(&format!("lock ID {id}")) && error.contains("force-unlock"),
-            "{error}"
-        );
-        let writes: Vec<Request> = proxy
-            .requests()
-            .into_iter()
-            .filter(|request| !reads(request))
-            .collect();
-        assert!(
-            writes.is_empty(),
-            "a refused apply writes nothing: {writes:?}"
-        );
-
-        let unlocked = stack.run(&["force-unlock", id, "--force"]);
-        assert_exit(&unlocked, 0);
+        refused_then_unlocked(&stack, &proxy, "apply", id);
         assert_eq!(lock_item(&stack, &lock_id), None);
     } else {
         assert!(
@@ -246,55 +259,13 @@ fn destroy_killed_at(hold: Hold) {
     let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
     let stack = stack_behind(&proxy);
     assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
-    proxy.set_behaviour(Behaviour {
-        hold: Some(hold.clone()),
-        ..Behaviour::default()
-    });
-    let mut destroy = stack
-        .command(&["destroy", "--auto-approve"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start destroy");
-    let held = proxy.wait_for_held(TIMEOUT);
-    let _ = destroy.kill();
-    let killed = destroy
-        .wait_with_output()
-        .expect("wait for the killed destroy");
-    proxy.lift_hold(Lift::Drop);
-    let Some(held) = held else {
-        panic!(
-            "destroy never reached {hold:?} within {TIMEOUT:?}\nstdout:\n{}\nstderr:\n{}\nrequests:\n{}",
-            stdout(&killed),
-            stderr(&killed),
-            operations(&proxy.requests())
-        );
-    };
-    assert_eq!(killed.status.signal(), Some(9), "killed at {held:?}");
-    proxy.set_behaviour(Behaviour::default());
+    let held = kill_at(&stack, &proxy, "destroy", &hold);
 
     let ids = listed_ids(&stack);
     let [id] = ids.as_slice() else {
         panic!("killed at {held:?}, one stale lock is left: {ids:?}");
     };
-    proxy.clear();
-    let refused = stack.run(&["destroy", "--auto-approve"]);
-    assert_exit(&refused, 1);
-    let error = stderr(&refused);
-    assert!(
-        error.contains(&format!("lock ID {id}")) && error.contains("force-unlock"),
-        "{error}"
-    );
-    let writes: Vec<Request> = proxy
-        .requests()
-        .into_iter()
-        .filter(|request| !reads(request))
-        .collect();
-    assert!(
-        writes.is_empty(),
-        "a refused destroy deletes nothing: {writes:?}"
-    );
-    assert_exit(&stack.run(&["force-unlock", id, "--force"]), 0);
+    refused_then_unlocked(&stack, &proxy, "destroy", id);
 
     let converged = stack.run(&["destroy", "--auto-approve"]);
     assert_exit(&converged, 0);
