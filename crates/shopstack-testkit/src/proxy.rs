@@ -132,6 +132,8 @@ pub struct Request {
     pub operation: String,
     /// The fault injected instead of forwarding, if any.
     pub fault: Option<Fault>,
+    /// When it reached the proxy (before any delay): round trips show in these.
+    pub arrived: Instant,
 }
 
 #[derive(Default)]
@@ -535,6 +537,7 @@ fn serve(
             service: service.clone(),
             operation,
             fault,
+            arrived: Instant::now(),
         };
         let take = {
             let mut state = lock(shared);

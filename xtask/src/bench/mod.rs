@@ -69,7 +69,7 @@ fn measure(sh: &Shell, args: &Args, endpoint: &str, mirror: &Path) -> anyhow::Re
 
     let mut round = 0;
     eprintln!("--> warm-up round (not measured)");
-    run_round(&tools, &proxy, round, Tool::ShopStack, false)?;
+    run_round(&tools, &proxy, round, Tool::ShopStack)?;
     let mut delays = vec![Duration::ZERO];
     if args.delay_ms > 0 {
         delays.push(Duration::from_millis(args.delay_ms));
@@ -93,9 +93,7 @@ fn measure(sh: &Shell, args: &Args, endpoint: &str, mirror: &Path) -> anyhow::Re
             } else {
                 Tool::Terraform
             };
-            for (scenario, tool, observation) in
-                run_round(&tools, &proxy, round, first, !delay.is_zero())?
-            {
+            for (scenario, tool, observation) in run_round(&tools, &proxy, round, first)? {
                 pass.add(scenario, tool, observation);
             }
         }
@@ -121,7 +119,6 @@ fn run_round(
     proxy: &Proxy,
     round: usize,
     first: Tool,
-    sample: bool,
 ) -> anyhow::Result<Vec<(Scenario, Tool, observe::Observation)>> {
     tools.start_round(round)?;
     let order = match first {
@@ -133,7 +130,7 @@ fn run_round(
         for tool in order {
             let (mut command, expect) = tools.command(tool, scenario, round);
             let what = format!("{tool} {scenario} ({})", Tools::project(tool, round));
-            let observation = observe(proxy, &mut command, &what, &expect, sample)?;
+            let observation = observe(proxy, &mut command, &what, &expect)?;
             eprintln!(
                 "    {what}: {:.2} s, {} requests",
                 observation.seconds,

@@ -1,15 +1,10 @@
 //! One measured command: its wall time and the AWS requests the proxy saw, with arrival times.
 
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use shopstack_testkit::Proxy;
-
-/// How often the proxy's request log is read while a command runs with a delay.
-const SAMPLE_INTERVAL: Duration = Duration::from_millis(1);
 
 /// What one run of one command did.
 #[derive(Debug, Clone)]
@@ -17,7 +12,7 @@ pub struct Observation {
     /// Wall time from spawning the process to its exit.
     pub seconds: f64,
     /// Every request, in arrival order: when it reached the proxy (from the command's start) and
-    /// `service operation`. Arrival times are only taken when `sample` was asked for.
+    /// `service operation`.
     pub requests: Vec<(Duration, String)>,
 }
 
@@ -50,41 +45,21 @@ impl Observation {
     }
 }
 
-/// Runs `command` to completion through `proxy`, which is cleared first. With `sample`, a thread
-/// reads the proxy's log every millisecond meanwhile to timestamp each request's arrival (the
-/// proxy records a request when it arrives, before its delay).
+/// Runs `command` to completion through `proxy`, which is cleared first, and takes each request's
+/// arrival at the proxy (before its delay) relative to the command's start.
 pub fn observe(
     proxy: &Proxy,
     command: &mut Command,
     what: &str,
     expect: &str,
-    sample: bool,
 ) -> anyhow::Result<Observation> {
     proxy.clear();
-    let done = AtomicBool::new(false);
     let started = Instant::now();
-    let (output, elapsed, arrivals) = thread::scope(|scope| {
-        let sampler = sample.then(|| {
-            scope.spawn(|| {
-                let mut arrivals = Vec::new();
-                loop {
-                    let finished = done.load(Ordering::SeqCst);
-                    let seen = proxy.requests().len();
-                    arrivals.resize(seen.max(arrivals.len()), started.elapsed());
-                    if finished {
-                        return arrivals;
-                    }
-                    thread::sleep(SAMPLE_INTERVAL);
-                }
-            })
-        });
-        let output = command.stdin(Stdio::null()).output();
-        let elapsed = started.elapsed();
-        done.store(true, Ordering::SeqCst);
-        let arrivals = sampler.map(|sampler| sampler.join().unwrap_or_default());
-        (output, elapsed, arrivals)
-    });
-    let output = output.with_context(|| format!("run {what}"))?;
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("run {what}"))?;
+    let elapsed = started.elapsed();
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() || !stdout.contains(expect) {
         bail!(
@@ -93,14 +68,12 @@ pub fn observe(
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    let arrivals = arrivals.unwrap_or_default();
     let requests = proxy
         .requests()
         .into_iter()
-        .enumerate()
-        .map(|(index, request)| {
+        .map(|request| {
             (
-                arrivals.get(index).copied().unwrap_or_default(),
+                request.arrived.saturating_duration_since(started),
                 format!("{} {}", request.service, request.operation),
             )
         })
