@@ -212,6 +212,29 @@ pub fn run(sh: &Shell, args: &Args) -> anyhow::Result<ExitCode> {
         Ok(context) => row("kube context", "ok", &context),
         Err(reason) => row("kube context", "none", &reason),
     }
+    // What the tests run a real cluster with; the bootstrap does not need it.
+    match shopstack_testkit::cluster::Components::locate() {
+        Ok(components) => row(
+            "test cluster",
+            "ok",
+            &format!(
+                "Kubernetes {} ({}), {}, {}",
+                shopstack_testkit::cluster::KUBERNETES_VERSION,
+                components
+                    .apiserver
+                    .parent()
+                    .unwrap_or(&components.apiserver)
+                    .display(),
+                components.etcd.display(),
+                components.dockerd.display()
+            ),
+        ),
+        Err(error) => row(
+            "test cluster",
+            "missing",
+            &format!("{error} (only the tests need it: cargo xtask provision)"),
+        ),
+    }
     Ok(if healthy {
         ExitCode::SUCCESS
     } else {

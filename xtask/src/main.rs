@@ -7,6 +7,7 @@ mod e2e;
 mod emulator;
 mod local_aws;
 mod progress;
+mod provision;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,9 @@ enum Command {
         #[arg(long)]
         keep_going: bool,
     },
+    /// Install or build the real components the tests run against (docker engine, Kubernetes,
+    /// etcd, helm, kubectl), into the tool cache.
+    Provision,
     /// Start the AWS emulator, run the whole test suite against it, stop it.
     Test(test::Args),
     /// Check tools, versions, the docker engine, the AWS identity and the kube context.
@@ -82,6 +86,12 @@ fn run(xtask: Xtask) -> anyhow::Result<ExitCode> {
     match xtask.command {
         Command::Bootstrap(args) => bootstrap::run(sh, &args),
         Command::Test(args) => test::run(sh, &args),
+        Command::Provision => provision::provision(sh).map(|real| {
+            for version in &real.versions {
+                println!("{version}");
+            }
+            ExitCode::SUCCESS
+        }),
         Command::Doctor(args) => doctor::run(sh, &args),
         Command::LocalAws { action } => local_aws::run(sh, action),
         Command::RepeatTest { runs, keep_going } => e2e::repeat_test(sh, runs, keep_going),

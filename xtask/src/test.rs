@@ -7,11 +7,18 @@ use std::process::ExitCode;
 
 use xshell::{Shell, cmd};
 
+use shopstack_testkit::cluster::components::KUBERNETES_VARIABLE;
+
 use crate::emulator::{self, Emulator};
+use crate::provision::{self, RealComponents};
 
 /// Flags of `cargo xtask test`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Do not install or build missing real components (docker engine, Kubernetes, helm,
+    /// kubectl): their tests are then skipped, outside CI.
+    #[arg(long)]
+    no_provision: bool,
     /// Extra arguments for `cargo test` (e.g. a test name filter, or `-- --nocapture`).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     cargo_args: Vec<String>,
@@ -41,10 +48,22 @@ pub fn run(sh: &Shell, args: &Args) -> anyhow::Result<ExitCode> {
         ),
     }
 
+    let real = real_components(sh, args.no_provision)?;
+    remove_stale_clusters(sh);
+
     let cargo_args = &args.cargo_args;
     let mut command = cmd!(sh, "cargo test --workspace {cargo_args...}");
     if let Some(mirror) = &mirror {
         command = command.env(MIRROR_VARIABLE, mirror);
+    }
+    if let Some(real) = &real {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let path = std::env::join_paths(
+            std::iter::once(real.tools_dir.clone()).chain(std::env::split_paths(&path)),
+        )?;
+        command = command
+            .env("PATH", path)
+            .env(KUBERNETES_VARIABLE, &real.kubernetes_dir);
     }
     let result = command
         .env("SHOPSTACK_TEST_AWS_ENDPOINT", guard.0.url())
@@ -57,6 +76,60 @@ pub fn run(sh: &Shell, args: &Args) -> anyhow::Result<ExitCode> {
         Err(error) => {
             eprintln!("error: tests failed: {error}");
             Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// The real components, provisioned; `None` (with a note) when they cannot be had outside CI.
+fn real_components(sh: &Shell, no_provision: bool) -> anyhow::Result<Option<RealComponents>> {
+    if no_provision {
+        eprintln!(
+            "real components not provisioned (--no-provision): the tests that need them are skipped; `cargo xtask provision` installs them"
+        );
+        return Ok(None);
+    }
+    match provision::provision(sh) {
+        Ok(real) => {
+            eprintln!("real components:");
+            for version in &real.versions {
+                eprintln!("  {version}");
+            }
+            Ok(Some(real))
+        }
+        Err(error) if !shopstack_testkit::cluster::required() => {
+            eprintln!(
+                "real components unavailable ({error:#}): the tests that need them are skipped; `cargo xtask provision` installs them (as root)"
+            );
+            Ok(None)
+        }
+        Err(error) => Err(error.context("provision the real components (required in CI)")),
+    }
+}
+
+/// Tears down the test clusters an earlier run left behind (its supervisor killed before it
+/// could): a cluster directory whose supervisor no longer runs.
+fn remove_stale_clusters(sh: &Shell) {
+    use shopstack_testkit::cluster::{clusters_root, daemons};
+    let Ok(entries) = std::fs::read_dir(clusters_root()) else {
+        return;
+    };
+    let supervisor = crate::project_root()
+        .join("target")
+        .join("debug")
+        .join("shopstack-test-cluster");
+    for entry in entries.filter_map(Result::ok) {
+        let dir = entry.path();
+        let alive = std::fs::read_to_string(dir.join("supervisor.pid"))
+            .ok()
+            .and_then(|pid| pid.trim().parse::<u32>().ok())
+            .is_some_and(daemons::alive);
+        if !alive && supervisor.is_file() {
+            eprintln!(
+                "removing a test cluster an earlier run left: {}",
+                dir.display()
+            );
+            let dir_arg = format!("--dir={}", dir.display());
+            let _ = cmd!(sh, "{supervisor} down {dir_arg}").quiet().run();
         }
     }
 }

@@ -80,6 +80,57 @@ esac"#
     )
 }
 
+/// `kind` standing in for kind itself (kind's node image cannot be pulled here): `create cluster`
+/// starts a real test cluster (see [`crate::cluster`]) with `workers` workers through
+/// `supervisor` (`shopstack-test-cluster`) and merges its `kind-<name>` context into the first
+/// file of `KUBECONFIG`, as kind does; `delete cluster` tears it down; `get clusters` lists the
+/// running ones. Its clusters live under `$STATE/clusters/<name>`.
+pub fn kind_real(supervisor: &std::path::Path, workers: usize) -> String {
+    use crate::cluster::components::{KUBERNETES_VARIABLE, kubernetes_dir};
+    // The supervisor runs with the test's own PATH and components, whatever the command under
+    // test was given.
+    let path = std::env::var("PATH").unwrap_or_default();
+    format!(
+        r#"CLUSTERS="$STATE/clusters"
+SUPERVISOR='{supervisor}'
+export PATH='{path}'
+export {KUBERNETES_VARIABLE}='{kubernetes}'
+TARGET="${{KUBECONFIG%%:*}}"
+[ -n "$TARGET" ] || TARGET="$HOME/.kube/config"
+case "$1 $2" in
+  "version ")
+    printf 'kind v0.30.0 go1.24.6 linux/amd64\n' ;;
+  "get clusters")
+    found=
+    for dir in "$CLUSTERS"/*; do
+      [ -f "$dir/ready" ] || continue
+      found=1
+      printf '%s\n' "${{dir##*/}}"
+    done
+    [ -n "$found" ] || printf 'No kind clusters found.\n' >&2 ;;
+  "create cluster")
+    if [ -f "$CLUSTERS/$4/ready" ]; then
+      printf 'ERROR: failed to create cluster: node(s) already exist for a cluster with the name "%s"\n' "$4" >&2
+      exit 1
+    fi
+    printf 'Creating cluster "%s" ...\n' "$4" >&2
+    "$SUPERVISOR" run --detach "--dir=$CLUSTERS/$4" "--name=$4" --workers={workers} "--kubeconfig=$TARGET" >/dev/null || exit 1
+    printf 'Set kubectl context to "kind-%s"\n' "$4" >&2 ;;
+  "delete cluster")
+    printf 'Deleting cluster "%s" ...\n' "$4" >&2
+    [ -d "$CLUSTERS/$4" ] && "$SUPERVISOR" down "--dir=$CLUSTERS/$4"
+    : ;;
+  "export logs")
+    printf 'Exporting logs for cluster "%s" to:\n%s\n' "$5" "$3" >&2 ;;
+  *)
+    printf 'ERROR: unknown command "%s" for "kind"\n' "$1" >&2
+    exit 1 ;;
+esac"#,
+        supervisor = supervisor.display(),
+        kubernetes = kubernetes_dir().display(),
+    )
+}
+
 /// A kubeconfig whose contexts each point at a server: (context, server URL); the first is
 /// current. Every user authenticates with [`TOKEN`].
 pub fn kubeconfig_text(contexts: &[(&str, &str)]) -> String {

@@ -2,6 +2,7 @@
 //! stand-in executables, a mock Kubernetes API.
 
 pub mod account;
+pub mod cluster;
 pub mod cluster_tools;
 #[cfg(feature = "kube-api")]
 pub mod kube_api;

@@ -21,6 +21,7 @@ use std::process::Output;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use base64::Engine;
+use shopstack_testkit::cluster::TestCluster;
 use shopstack_testkit::{Account, StandIns, emulator_endpoint, unique_project_name};
 use tempfile::TempDir;
 
@@ -122,6 +123,18 @@ impl Workspace {
             k8s::kubeconfig_text(&self.kube_context(), server),
         )
         .expect("write kubeconfig");
+    }
+
+    /// Points the kubeconfig's context `kind-<project>` at the real `cluster` (mode 0600).
+    pub fn use_real_cluster(&self, cluster: &TestCluster) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(
+            self.kubeconfig(),
+            cluster.kubeconfig_text_as(&self.kube_context()),
+        )
+        .expect("write kubeconfig");
+        std::fs::set_permissions(self.kubeconfig(), std::fs::Permissions::from_mode(0o600))
+            .expect("chmod kubeconfig");
     }
 
     /// The default kube context.
@@ -286,6 +299,64 @@ impl Workspace {
             .await
             .expect("create CodeBuild project");
     }
+}
+
+/// The real cluster this test binary shares (one node), or `None` (the test skips) when its
+/// components are not installed outside CI. Tests isolate themselves by namespace: each
+/// workspace's project name is unique.
+pub fn real_cluster() -> Option<&'static TestCluster> {
+    TestCluster::shared("apps")
+}
+
+/// Creates namespace `name` on `cluster` and waits until its `default` ServiceAccount exists
+/// (the controller manager creates it a moment after the namespace).
+pub fn create_namespace(cluster: &TestCluster, name: &str) {
+    cluster.kubectl_ok(&["create", "namespace", name], "");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !cluster
+        .kubectl(&["-n", name, "get", "serviceaccount", "default"])
+        .status
+        .success()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no default ServiceAccount in {name}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// Object `kind/name` in `namespace` as the API server stores it, managed fields included.
+pub fn stored(cluster: &TestCluster, namespace: &str, kind: &str, name: &str) -> serde_json::Value {
+    let text = cluster.kubectl_ok(
+        &[
+            "-n",
+            namespace,
+            "get",
+            kind,
+            name,
+            "-o",
+            "json",
+            "--show-managed-fields",
+        ],
+        "",
+    );
+    serde_json::from_str(&text).expect("object JSON")
+}
+
+/// The (manager, operation) pairs of an object's managed fields.
+pub fn managers(object: &serde_json::Value) -> Vec<(String, String)> {
+    object["metadata"]["managedFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|entry| {
+            (
+                entry["manager"].as_str().unwrap_or_default().to_owned(),
+                entry["operation"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
 }
 
 /// Runs a future on a fresh runtime (for synchronous helpers).

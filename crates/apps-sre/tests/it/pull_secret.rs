@@ -10,8 +10,9 @@ use k8s_openapi::jiff::Timestamp;
 use serde_json::json;
 
 use crate::ecr::emulator_login;
-use crate::k8s::{MockApi, default_service_account};
-use crate::{Workspace, assert_exit, b64, stderr, stdout};
+use crate::k8s::MockApi;
+use crate::{Workspace, assert_exit, b64, stderr, stdout, stored};
+use shopstack_testkit::cluster::TestCluster;
 
 fn now() -> i64 {
     i64::try_from(
@@ -40,87 +41,82 @@ fn existing(namespace: &str, registry: &str, created: i64, expires: i64) -> Secr
             ..ObjectMeta::default()
         },
         type_: Some("kubernetes.io/dockerconfigjson".to_owned()),
+        data: Some(BTreeMap::from([(
+            ".dockerconfigjson".to_owned(),
+            k8s_openapi::ByteString(br#"{"auths":{}}"#.to_vec()),
+        )])),
         ..Secret::default()
     }
 }
 
+/// Writes `secret` to the real cluster as another client would.
+fn put(cluster: &TestCluster, secret: &Secret) {
+    cluster.kubectl_ok(
+        &["apply", "-f", "-"],
+        &serde_json::to_string(secret).expect("Secret JSON"),
+    );
+}
+
+/// The `imagePullSecrets` names of `namespace`'s default ServiceAccount.
+fn attached(cluster: &TestCluster, namespace: &str) -> serde_json::Value {
+    stored(cluster, namespace, "serviceaccount", "default")["imagePullSecrets"].clone()
+}
+
 #[tokio::test]
 async fn a_missing_pull_secret_is_created_with_the_decoded_token_and_attached() {
+    let Some(cluster) = crate::real_cluster() else {
+        return;
+    };
     let workspace = Workspace::on_emulator();
     let (registry, password, expires) = emulator_login(&workspace).await;
-    let api = MockApi::start().await;
-    workspace.use_cluster(&api.url());
+    workspace.use_real_cluster(cluster);
     let namespace = workspace.namespace();
-    api.serve_secret(&namespace, "ecr-pull", None).await;
-    api.serve_namespace(&namespace, true).await;
-    api.serve_default_service_account(
-        &namespace,
-        Some(default_service_account(&namespace, &["other"])),
-    )
-    .await;
+    crate::create_namespace(cluster, &namespace);
+    cluster.kubectl_ok(
+        &[
+            "-n",
+            &namespace,
+            "patch",
+            "serviceaccount",
+            "default",
+            "--type=merge",
+            "-p",
+            r#"{"imagePullSecrets":[{"name":"other"}]}"#,
+        ],
+        "",
+    );
 
     let before = now();
     let output = workspace.run(&["pull-secret"]).await;
     let after = now();
     assert_exit(&output, 0);
 
-    let writes = api.writes().await;
-    let paths: Vec<&str> = writes.iter().map(|(path, _)| path.as_str()).collect();
-    assert_eq!(
-        paths,
-        [
-            format!("PATCH /api/v1/namespaces/{namespace}/secrets/ecr-pull"),
-            format!("PATCH /api/v1/namespaces/{namespace}/serviceaccounts/default"),
-        ]
-    );
-    let secret = &writes[0].1;
-    let created: Timestamp = secret["metadata"]["annotations"]["shopstack.io/token-created-at"]
+    let secret = stored(cluster, &namespace, "secret", "ecr-pull");
+    let annotations = &secret["metadata"]["annotations"];
+    let created: Timestamp = annotations["shopstack.io/token-created-at"]
         .as_str()
         .expect("created-at annotation")
         .parse()
         .expect("RFC 3339");
     assert!((before..=after).contains(&created.as_second()), "{created}");
+    assert_eq!(annotations["shopstack.io/token-expires-at"], expires);
+    assert_eq!(annotations["shopstack.io/registry"], registry);
+    assert_eq!(
+        secret["metadata"]["labels"],
+        json!({"app.kubernetes.io/managed-by": "shopstack"})
+    );
+    assert_eq!(secret["type"], "kubernetes.io/dockerconfigjson");
     let docker_config = serde_json::to_string(&json!({"auths": {registry.as_str(): {
         "username": "AWS",
         "password": password,
         "auth": b64(format!("AWS:{password}")),
     }}}))
     .expect("JSON");
+    assert_eq!(secret["data"][".dockerconfigjson"], b64(docker_config));
+    // The other pull secret stays.
     assert_eq!(
-        secret,
-        &json!({
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {
-                "name": "ecr-pull",
-                "namespace": namespace,
-                "labels": {"app.kubernetes.io/managed-by": "shopstack"},
-                "annotations": {
-                    "shopstack.io/token-created-at": created.to_string(),
-                    "shopstack.io/token-expires-at": expires,
-                    "shopstack.io/registry": registry,
-                },
-            },
-            "type": "kubernetes.io/dockerconfigjson",
-            "data": {".dockerconfigjson": b64(docker_config)},
-        })
-    );
-    // The other pull secret stays; the patch is guarded by the resource version.
-    assert_eq!(
-        writes[1].1,
-        json!({
-            "metadata": {"resourceVersion": "4711"},
-            "imagePullSecrets": [{"name": "other"}, {"name": "ecr-pull"}],
-        })
-    );
-    let (_, content_type) = api
-        .write_details(&format!(
-            "/api/v1/namespaces/{namespace}/serviceaccounts/default"
-        ))
-        .await;
-    assert_eq!(
-        content_type.as_deref(),
-        Some("application/merge-patch+json")
+        attached(cluster, &namespace),
+        json!([{"name": "other"}, {"name": "ecr-pull"}])
     );
     assert_eq!(
         stdout(&output),
@@ -135,27 +131,48 @@ async fn a_missing_pull_secret_is_created_with_the_decoded_token_and_attached() 
 
 #[tokio::test]
 async fn a_fresh_pull_secret_gets_no_write() {
+    let Some(cluster) = crate::real_cluster() else {
+        return;
+    };
     let workspace = Workspace::on_emulator();
     let (registry, _, _) = emulator_login(&workspace).await;
-    let api = MockApi::start().await;
-    workspace.use_cluster(&api.url());
+    workspace.use_real_cluster(cluster);
     let namespace = workspace.namespace();
+    crate::create_namespace(cluster, &namespace);
     let now = now();
-    api.serve_secret(
-        &namespace,
-        "ecr-pull",
-        Some(existing(&namespace, &registry, now - 3600, now + 11 * 3600)),
-    )
-    .await;
-    api.serve_default_service_account(
-        &namespace,
-        Some(default_service_account(&namespace, &["ecr-pull"])),
-    )
-    .await;
+    put(
+        cluster,
+        &existing(&namespace, &registry, now - 3600, now + 11 * 3600),
+    );
+    cluster.kubectl_ok(
+        &[
+            "-n",
+            &namespace,
+            "patch",
+            "serviceaccount",
+            "default",
+            "--type=merge",
+            "-p",
+            r#"{"imagePullSecrets":[{"name":"ecr-pull"}]}"#,
+        ],
+        "",
+    );
+    let secret_version =
+        stored(cluster, &namespace, "secret", "ecr-pull")["metadata"]["resourceVersion"].clone();
+    let account_version =
+        stored(cluster, &namespace, "serviceaccount", "default")["metadata"]["resourceVersion"]
+            .clone();
 
     let output = workspace.run(&["pull-secret"]).await;
     assert_exit(&output, 0);
-    assert_eq!(api.writes().await, []);
+    assert_eq!(
+        stored(cluster, &namespace, "secret", "ecr-pull")["metadata"]["resourceVersion"],
+        secret_version
+    );
+    assert_eq!(
+        stored(cluster, &namespace, "serviceaccount", "default")["metadata"]["resourceVersion"],
+        account_version
+    );
     assert!(
         stdout(&output).contains("ecr-pull: fresh, 1h00m old"),
         "{}",
@@ -166,57 +183,45 @@ async fn a_fresh_pull_secret_gets_no_write() {
 
 #[tokio::test]
 async fn a_pull_secret_older_than_six_hours_is_refreshed_in_every_namespace() {
+    let Some(cluster) = crate::real_cluster() else {
+        return;
+    };
     let workspace = Workspace::on_emulator();
     let (registry, _, _) = emulator_login(&workspace).await;
-    let api = MockApi::start().await;
-    workspace.use_cluster(&api.url());
+    workspace.use_real_cluster(cluster);
     let now = now();
-    for namespace in ["shop-a", "shop-b"] {
-        api.serve_secret(
-            namespace,
-            "ecr-pull",
-            Some(existing(
-                namespace,
-                &registry,
-                now - 7 * 3600,
-                now + 5 * 3600,
-            )),
-        )
-        .await;
-        api.serve_default_service_account(
-            namespace,
-            Some(default_service_account(namespace, &["ecr-pull"])),
-        )
-        .await;
+    let namespaces = [
+        format!("{}-a", workspace.project),
+        format!("{}-b", workspace.project),
+    ];
+    for namespace in &namespaces {
+        crate::create_namespace(cluster, namespace);
+        put(
+            cluster,
+            &existing(namespace, &registry, now - 7 * 3600, now + 5 * 3600),
+        );
     }
 
     let output = workspace
         .run(&[
             "pull-secret",
             "--namespace",
-            "shop-a",
+            &namespaces[0],
             "--namespace",
-            "shop-b",
+            &namespaces[1],
         ])
         .await;
     assert_exit(&output, 0);
-    let writes = api.writes().await;
-    let paths: Vec<&str> = writes.iter().map(|(path, _)| path.as_str()).collect();
-    assert_eq!(
-        paths,
-        [
-            "PATCH /api/v1/namespaces/shop-a/secrets/ecr-pull",
-            "PATCH /api/v1/namespaces/shop-b/secrets/ecr-pull"
-        ]
-    );
-    for (_, body) in &writes {
-        let created: Timestamp = body["metadata"]["annotations"]["shopstack.io/token-created-at"]
+    for namespace in &namespaces {
+        let secret = stored(cluster, namespace, "secret", "ecr-pull");
+        let created: Timestamp = secret["metadata"]["annotations"]["shopstack.io/token-created-at"]
             .as_str()
             .expect("annotation")
             .parse()
             .expect("time");
         assert!(created.as_second() >= now, "{created}");
-        assert_eq!(body["type"], "kubernetes.io/dockerconfigjson");
+        assert_eq!(secret["type"], "kubernetes.io/dockerconfigjson");
+        assert_eq!(attached(cluster, namespace), json!([{"name": "ecr-pull"}]));
     }
     assert!(
         stdout(&output).contains("refreshed (7h00m old)"),
@@ -225,6 +230,37 @@ async fn a_pull_secret_older_than_six_hours_is_refreshed_in_every_namespace() {
     );
 }
 
+#[tokio::test]
+#[ignore = "issue 14: an existing Opaque ecr-pull is patched to another type, which the API server refuses (type is immutable)"]
+async fn an_existing_opaque_ecr_pull_is_replaced_by_a_pull_secret() {
+    let Some(cluster) = crate::real_cluster() else {
+        return;
+    };
+    let workspace = Workspace::on_emulator();
+    emulator_login(&workspace).await;
+    workspace.use_real_cluster(cluster);
+    let namespace = workspace.namespace();
+    crate::create_namespace(cluster, &namespace);
+    cluster.kubectl_ok(
+        &[
+            "-n",
+            &namespace,
+            "create",
+            "secret",
+            "generic",
+            "ecr-pull",
+            "--from-literal=a=b",
+        ],
+        "",
+    );
+    let output = workspace.run(&["pull-secret"]).await;
+    assert_exit(&output, 0);
+    let secret = stored(cluster, &namespace, "secret", "ecr-pull");
+    assert_eq!(secret["type"], "kubernetes.io/dockerconfigjson");
+}
+
+/// On a real cluster the service-account controller re-creates `default` within moments of its
+/// deletion, so a namespace without one is only reproducible on the mock API.
 #[tokio::test]
 async fn a_missing_default_service_account_is_created_with_the_pull_secret() {
     let workspace = Workspace::on_emulator();

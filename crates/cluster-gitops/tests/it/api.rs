@@ -4,14 +4,12 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::List;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
-    APIResource, APIResourceList, ObjectMeta, Status,
-};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Status};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-pub use shopstack_testkit::cluster_tools::{TOKEN, kubeconfig_text};
-pub use shopstack_testkit::kube_api::{coredns_pod, crash_looping_pod, not_ready_node, ready_node};
+pub use shopstack_testkit::cluster_tools::kubeconfig_text;
+pub use shopstack_testkit::kube_api::{coredns_pod, not_ready_node, ready_node};
 
 /// A running mock API server.
 pub struct MockApi {
@@ -97,39 +95,6 @@ impl MockApi {
     pub async fn accept_patches(&self) {
         Mock::given(method("PATCH"))
             .respond_with(Echo)
-            .mount(&self.server)
-            .await;
-    }
-
-    /// Discovery: `GET /api/v1` or `/apis/GROUP/VERSION` lists `resources` as
-    /// (plural, kind, namespaced).
-    pub async fn serve_discovery(&self, group_version: &str, resources: &[(&str, &str, bool)]) {
-        let url = if group_version.contains('/') {
-            format!("/apis/{group_version}")
-        } else {
-            format!("/api/{group_version}")
-        };
-        let list = APIResourceList {
-            group_version: group_version.to_owned(),
-            resources: resources
-                .iter()
-                .map(|(name, kind, namespaced)| APIResource {
-                    name: (*name).to_owned(),
-                    singular_name: kind.to_lowercase(),
-                    namespaced: *namespaced,
-                    kind: (*kind).to_owned(),
-                    verbs: [
-                        "create", "delete", "get", "list", "patch", "update", "watch",
-                    ]
-                    .map(str::to_owned)
-                    .to_vec(),
-                    ..APIResource::default()
-                })
-                .collect(),
-        };
-        Mock::given(method("GET"))
-            .and(path(url))
-            .respond_with(json(&list))
             .mount(&self.server)
             .await;
     }

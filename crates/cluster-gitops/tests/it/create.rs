@@ -24,19 +24,35 @@ fn shipped_hash() -> String {
     .spec_hash(crate::PROJECT)
 }
 
-/// A ready cluster whose spec ConfigMap is absent until applied.
-async fn fresh_cluster() -> MockApi {
-    let api = MockApi::ready_cluster().await;
-    api.serve_spec(None).await;
-    api.accept_patches().await;
-    api
+/// The spec ConfigMap `kube-public/shopstack-cluster-spec` as the API server stores it.
+fn stored_spec(workspace: &Workspace) -> serde_json::Value {
+    let output = shopstack_testkit::cluster::kubectl_command(&workspace.kubeconfig())
+        .args([
+            "-n",
+            "kube-public",
+            "get",
+            "configmap",
+            "shopstack-cluster-spec",
+            "-o",
+            "json",
+            "--show-managed-fields",
+        ])
+        .output()
+        .expect("kubectl get configmap");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("ConfigMap JSON")
 }
 
 #[tokio::test]
-async fn create_runs_kind_then_waits_and_records_the_spec_and_locks_the_kubeconfig() {
-    let api = fresh_cluster().await;
+async fn create_runs_kind_then_waits_and_records_the_spec_and_a_second_create_is_a_no_op() {
     let workspace = Workspace::new();
-    tools::install(&workspace, &api.url(), "");
+    let Some(_clusters) = tools::install_real(&workspace) else {
+        return;
+    };
     let output = workspace.run(&["create"]).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
 
@@ -58,108 +74,106 @@ async fn create_runs_kind_then_waits_and_records_the_spec_and_locks_the_kubeconf
             ]),
         ]
     );
-    // kind wrote the kubeconfig 0644; create leaves it 0600.
     assert_eq!(mode(&workspace.kubeconfig()), 0o600);
     assert!(
-        stderr(&output).contains("mode 0644 → 0600"),
+        stdout(&output).ends_with("kind cluster \"shop\" created and ready (context kind-shop)\n"),
         "{}",
-        stderr(&output)
+        stdout(&output)
     );
 
-    // Readiness was read from the API, then the spec applied server-side.
-    let patches = api.patches().await;
-    assert_eq!(patches.len(), 1);
-    let patch = &patches[0];
-    assert_eq!(
-        patch.url.path(),
-        "/api/v1/namespaces/kube-public/configmaps/shopstack-cluster-spec"
-    );
-    assert_eq!(
-        patch.url.query(),
-        Some("&force=true&fieldManager=shopstack")
-    );
-    let body: serde_json::Value = serde_json::from_slice(&patch.body).expect("JSON body");
-    assert_eq!(body["kind"], "ConfigMap");
-    assert_eq!(body["data"]["spec-sha256"], shipped_hash());
-    assert_eq!(body["data"]["kind-config.yaml"], shipped_kind_config());
-    assert!(
-        stdout(&output).ends_with("kind cluster \"shop\" created and ready (context kind-shop)\n")
-    );
-}
+    // The spec, as the API server stores it, applied server-side by ShopStack.
+    let spec = stored_spec(&workspace);
+    assert_eq!(spec["data"]["spec-sha256"], shipped_hash());
+    assert_eq!(spec["data"]["kind-config.yaml"], shipped_kind_config());
+    let managers: Vec<(&str, &str)> = spec["metadata"]["managedFields"]
+        .as_array()
+        .expect("managedFields")
+        .iter()
+        .map(|entry| {
+            (
+                entry["manager"].as_str().unwrap_or_default(),
+                entry["operation"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(managers, [("shopstack", "Apply")]);
+    let version = spec["metadata"]["resourceVersion"].clone();
 
-#[tokio::test]
-async fn create_is_a_no_op_when_the_stored_spec_matches() {
-    let api = MockApi::ready_cluster().await;
-    api.serve_spec(Some(&shipped_hash())).await;
-    let workspace = Workspace::new();
-    tools::install(&workspace, &api.url(), "");
-    tools::cluster_exists(&workspace);
-    std::fs::write(
-        workspace.kubeconfig(),
-        crate::api::kubeconfig_text(&[(crate::CONTEXT, &api.url())]),
-    )
-    .expect("kubeconfig");
+    // Again: kind is only asked whether the cluster exists, nothing is written, and the
+    // kubeconfig is locked down on every create, not only the first.
     std::fs::set_permissions(
         workspace.kubeconfig(),
         std::os::unix::fs::PermissionsExt::from_mode(0o644),
     )
     .expect("chmod");
-    let output = workspace.run(&["create"]).await;
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let again = workspace.run(&["create"]).await;
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert_eq!(workspace.tools.calls_of("kind").len(), 3);
     assert_eq!(
-        workspace.tools.calls_of("kind"),
-        [args(&["get", "clusters"])]
+        workspace.tools.calls_of("kind")[2],
+        args(&["get", "clusters"])
     );
-    assert!(api.patches().await.is_empty());
-    assert!(stdout(&output).contains("unchanged and ready"));
-    // The kubeconfig is locked down on every create, not only the first.
+    assert!(
+        stdout(&again).contains("unchanged and ready"),
+        "{}",
+        stdout(&again)
+    );
+    assert_eq!(
+        stored_spec(&workspace)["metadata"]["resourceVersion"],
+        version
+    );
     assert_eq!(mode(&workspace.kubeconfig()), 0o600);
+    assert!(
+        stderr(&again).contains("mode 0644 → 0600"),
+        "{}",
+        stderr(&again)
+    );
 }
 
 #[tokio::test]
-async fn a_different_stored_spec_is_refused_without_recreate() {
-    let api = MockApi::ready_cluster().await;
-    api.serve_spec(Some("0123abcd")).await;
+async fn another_spec_is_refused_without_recreate_and_recreated_with_it() {
     let workspace = Workspace::new();
-    tools::install(&workspace, &api.url(), "");
-    tools::cluster_exists(&workspace);
-    std::fs::write(
-        workspace.kubeconfig(),
-        crate::api::kubeconfig_text(&[(crate::CONTEXT, &api.url())]),
-    )
-    .expect("kubeconfig");
+    let Some(_clusters) = tools::install_real(&workspace) else {
+        return;
+    };
     let output = workspace.run(&["create"]).await;
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let first_uid = stored_spec(&workspace)["metadata"]["uid"].clone();
+
+    // The same nodes, another spec: a label on the worker.
+    let changed = shipped_kind_config().replace(
+        "  - role: worker\n",
+        "  - role: worker\n    labels:\n      tier: apps\n",
+    );
+    assert_ne!(
+        changed,
+        shipped_kind_config(),
+        "the shipped configuration changed shape"
+    );
+    std::fs::write(workspace.path().join("kind-config.yaml"), &changed).expect("write");
+    let changed_hash = KindConfig::parse(
+        Path::new("kind-config.yaml"),
+        &changed,
+        LoadOptions::default(),
+    )
+    .expect("changed configuration")
+    .spec_hash(crate::PROJECT);
+
+    let refused = workspace.run(&["create"]).await;
+    assert_eq!(refused.status.code(), Some(1));
     assert_eq!(
-        stderr(&output),
+        stderr(&refused),
         format!(
-            "error: create: kind cluster \"shop\" exists but was created from another spec (sha256 0123abcd, now {}): run create with --recreate to delete and create it again\n",
+            "error: create: kind cluster \"shop\" exists but was created from another spec (sha256 {}, now {changed_hash}): run create with --recreate to delete and create it again\n",
             shipped_hash()
         )
     );
-    assert_eq!(
-        workspace.tools.calls_of("kind"),
-        [args(&["get", "clusters"])]
-    );
-}
+    assert_eq!(workspace.tools.calls_of("kind").len(), 3);
 
-#[tokio::test]
-async fn recreate_deletes_and_creates_a_cluster_of_another_spec() {
-    let api = MockApi::ready_cluster().await;
-    api.serve_spec(Some("0123abcd")).await;
-    api.accept_patches().await;
-    let workspace = Workspace::new();
-    tools::install(&workspace, &api.url(), "");
-    tools::cluster_exists(&workspace);
-    std::fs::write(
-        workspace.kubeconfig(),
-        crate::api::kubeconfig_text(&[(crate::CONTEXT, &api.url())]),
-    )
-    .expect("kubeconfig");
     let output = workspace.run(&["create", "--recreate"]).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(
-        workspace.tools.calls_of("kind"),
+        workspace.tools.calls_of("kind")[3..],
         [
             args(&["get", "clusters"]),
             args(&["delete", "cluster", "--name", "shop"]),
@@ -173,8 +187,11 @@ async fn recreate_deletes_and_creates_a_cluster_of_another_spec() {
             ]),
         ]
     );
-    assert_eq!(api.patches().await.len(), 1);
     assert!(stdout(&output).contains("recreated and ready"));
+    // A new cluster: a new ConfigMap holding the new spec.
+    let spec = stored_spec(&workspace);
+    assert_eq!(spec["data"]["spec-sha256"], changed_hash);
+    assert_ne!(spec["metadata"]["uid"], first_uid);
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use shopstack_testkit::StandIns;
+use shopstack_testkit::cluster::TestCluster;
 use tempfile::TempDir;
 
 /// The project name of every test workspace: the cluster is `shop`, its context `kind-shop`.
@@ -61,6 +62,13 @@ impl Workspace {
         }
     }
 
+    /// A workspace whose kubeconfig holds the context of `cluster`.
+    pub fn on_cluster(cluster: &TestCluster) -> Self {
+        let workspace = Self::new();
+        write_private(&workspace.kubeconfig(), &cluster.kubeconfig_text());
+        workspace
+    }
+
     /// The working directory.
     pub fn path(&self) -> &Path {
         self.dir.path()
@@ -93,6 +101,12 @@ impl Workspace {
     }
 }
 
+/// The real cluster this test binary shares: one node, `shop-control-plane`, context
+/// [`CONTEXT`]; `None` (the test skips) when its components are not installed outside CI.
+pub fn real_cluster() -> Option<&'static TestCluster> {
+    TestCluster::shared(PROJECT)
+}
+
 /// Standard output as text.
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
@@ -101,6 +115,13 @@ pub fn stdout(output: &Output) -> String {
 /// Standard error as text.
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Writes `text` to `path` with mode 0600, as a kubeconfig holding credentials must be.
+pub fn write_private(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).expect("write kubeconfig");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod 0600");
 }
 
 /// The permission bits of a file.

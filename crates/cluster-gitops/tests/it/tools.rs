@@ -1,5 +1,6 @@
 //! Stand-ins for `kind` and `docker` that answer with the real tools' messages and exit codes.
 
+use shopstack_testkit::cluster::{self, KindClusters};
 use shopstack_testkit::cluster_tools;
 
 use crate::Workspace;
@@ -35,6 +36,26 @@ pub fn install(workspace: &Workspace, api_url: &str, on_create: &str) {
         .add("docker", DOCKER_UP)
         .expect("docker stand-in");
     install_kind(workspace, api_url, on_create);
+}
+
+/// Installs a working `docker` and a `kind` whose `create cluster` starts a real cluster of one
+/// control plane and one worker (the shipped configuration's nodes), merging its context into
+/// the workspace's kubeconfig. The guard tears down what it started; `None` when the real
+/// components are not here (the test skips).
+pub fn install_real(workspace: &Workspace) -> Option<KindClusters> {
+    if !cluster::available_or_skip() {
+        return None;
+    }
+    let supervisor = cluster::supervisor_program().expect("shopstack-test-cluster");
+    workspace
+        .tools
+        .add("docker", DOCKER_UP)
+        .expect("docker stand-in");
+    workspace
+        .tools
+        .add("kind", &cluster_tools::kind_real(&supervisor, 1))
+        .expect("kind stand-in");
+    Some(KindClusters::new(&workspace.tools.state()))
 }
 
 /// Installs only the `kind` stand-in of [`install`].

@@ -1,12 +1,12 @@
-//! `validate`: nodes and CoreDNS pods read through the Kubernetes API, judged, exit 0 or 1.
+//! `validate`: the nodes and CoreDNS pods of a real cluster read through its API, judged, exit 0
+//! or 1.
 
 use std::time::{Duration, Instant};
 
+use shopstack_testkit::cluster::TestCluster;
 use shopstack_testkit::{ConnectionCounter, SilentServer};
 
-use crate::api::{
-    MockApi, TOKEN, coredns_pod, crash_looping_pod, kubeconfig_text, not_ready_node, ready_node,
-};
+use crate::api::kubeconfig_text;
 use crate::{CONTEXT, Workspace, stderr, stdout};
 
 fn workspace_for(api_url: &str) -> Workspace {
@@ -21,8 +21,10 @@ fn workspace_for(api_url: &str) -> Workspace {
 
 #[tokio::test]
 async fn a_ready_cluster_exits_0_with_a_table_of_every_node_and_pod() {
-    let api = MockApi::ready_cluster().await;
-    let workspace = workspace_for(&api.url());
+    let Some(cluster) = crate::real_cluster() else {
+        return;
+    };
+    let workspace = Workspace::on_cluster(cluster);
     let output = workspace.run(&["validate"]).await;
     let out = stdout(&output);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -37,77 +39,86 @@ async fn a_ready_cluster_exits_0_with_a_table_of_every_node_and_pod() {
             "node",
             "shop-control-plane",
             "Ready",
-            "control-plane",
-            "v1.34.0",
+            "control-plane,master",
+            "v1.20.2",
             "ok"
         ]
     );
-    assert_eq!(
-        rows[2],
-        ["node", "shop-worker", "Ready", "<none>", "v1.34.0", "ok"]
-    );
-    assert_eq!(
-        &rows[3][..3],
-        ["coredns", "coredns-668d6bf9bc-7x2kq", "Running"]
-    );
-    assert_eq!(rows[3].last(), Some(&"ok"));
+    // The CoreDNS stand-in's two pods, read as the kubelet runs them.
+    for row in &rows[2..4] {
+        assert_eq!(row[0], "coredns");
+        assert!(row[1].starts_with("coredns-"), "{row:?}");
+        assert_eq!(row[2], "Running");
+        assert_eq!(row.last(), Some(&"ok"));
+    }
     assert_eq!(
         out.lines().last(),
-        Some("nodes 2/2 ready, CoreDNS 2/2 ready (context kind-shop)")
+        Some("nodes 1/1 ready, CoreDNS 2/2 ready (context kind-shop)")
     );
+}
 
-    // The requests went where kubectl's would, with the kubeconfig's credentials.
-    let requests = api.requests().await;
-    let seen: Vec<String> = requests
-        .iter()
-        .map(|request| {
-            format!(
-                "{} {}{}",
-                request.method,
-                request.url.path(),
-                request
-                    .url
-                    .query()
-                    .map(|q| format!("?{q}"))
-                    .unwrap_or_default()
-            )
-        })
-        .collect();
-    assert_eq!(
-        seen,
-        [
-            "GET /api/v1/nodes?",
-            "GET /api/v1/namespaces/kube-system/pods?&labelSelector=k8s-app%3Dkube-dns"
-        ]
-    );
-    assert!(requests.iter().all(|request| {
-        request
-            .headers
-            .get("authorization")
-            .is_some_and(|value| value.as_bytes() == format!("Bearer {TOKEN}").as_bytes())
-    }));
+/// Runs `validate` (with `extra` arguments) until its error output satisfies `done`, for at most
+/// a minute: the kubelet and the node controller report what happened within seconds.
+async fn validate_until(
+    workspace: &Workspace,
+    extra: &[&str],
+    done: impl Fn(&str) -> bool,
+) -> std::process::Output {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut args = vec!["validate"];
+    args.extend_from_slice(extra);
+    loop {
+        let output = workspace.run(&args).await;
+        if done(&stderr(&output)) || Instant::now() > deadline {
+            return output;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 #[tokio::test]
-async fn a_not_ready_node_exits_1_naming_it_and_why() {
-    let api = MockApi::start().await;
-    api.serve_nodes(vec![
-        ready_node("shop-control-plane", "control-plane"),
-        not_ready_node(
-            "shop-worker",
-            "KubeletNotReady",
-            "container runtime network not ready: NetworkReady=false",
-        ),
-    ])
-    .await;
-    api.serve_dns_pods(vec![coredns_pod("coredns-1", "shop-control-plane")])
-        .await;
-    let workspace = workspace_for(&api.url());
-    let output = workspace.run(&["validate"]).await;
+async fn an_unhealthy_cluster_exits_1_naming_each_failing_node_and_pod() {
+    // Its own cluster with a worker: this test removes CoreDNS and stops a kubelet.
+    let Some(cluster) = TestCluster::start_or_skip("shop", 1) else {
+        return;
+    };
+    let workspace = Workspace::on_cluster(&cluster);
+
+    cluster.kubectl_ok(
+        &[
+            "-n",
+            "kube-system",
+            "scale",
+            "deployment/coredns",
+            "--replicas=0",
+        ],
+        "",
+    );
+    let none = "error: no CoreDNS pods (k8s-app=kube-dns) in namespace kube-system\n";
+    let output = validate_until(&workspace, &[], |error| error == none).await;
     assert_eq!(output.status.code(), Some(1));
-    assert_eq!(
-        stderr(&output),
-        "error: node shop-worker is NotReady: KubeletNotReady: container runtime network not ready: NetworkReady=false\n"
+    assert_eq!(stderr(&output), none);
+
+    cluster.kubectl_ok(&["apply", "-f", "-"], CRASHING_DNS_POD);
+    let crashing =
+        "error: CoreDNS pod coredns-crashing is not ready: CrashLoopBackOff (ready 0/1, restarts ";
+    let output = validate_until(&workspace, &[], |error| error.starts_with(crashing)).await;
+    assert_eq!(output.status.code(), Some(1));
+    let error = stderr(&output);
+    let restarts = error
+        .strip_prefix(crashing)
+        .and_then(|rest| rest.strip_suffix(")\n"))
+        .and_then(|count| count.parse::<u32>().ok());
+    assert!(restarts.is_some_and(|count| count >= 1), "{error}");
+
+    cluster.stop_kubelet(1);
+    let not_ready = "error: node shop-worker is NotReady (Unknown): NodeStatusUnknown: Kubelet stopped posting node status.\n";
+    let output = validate_until(&workspace, &[], |error| error.starts_with(not_ready)).await;
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).starts_with(not_ready),
+        "{}",
+        stderr(&output)
     );
     let worker_row = stdout(&output)
         .lines()
@@ -115,69 +126,42 @@ async fn a_not_ready_node_exits_1_naming_it_and_why() {
         .map(str::to_owned)
         .unwrap_or_default();
     assert!(worker_row.trim_end().ends_with("FAIL"), "{worker_row}");
-}
 
-#[tokio::test]
-async fn a_crash_looping_coredns_pod_exits_1_naming_it() {
-    let api = MockApi::start().await;
-    api.serve_nodes(vec![ready_node("shop-control-plane", "control-plane")])
-        .await;
-    api.serve_dns_pods(vec![
-        coredns_pod("coredns-668d6bf9bc-7x2kq", "shop-control-plane"),
-        crash_looping_pod("coredns-668d6bf9bc-lm9vd", "shop-control-plane", 7),
-    ])
-    .await;
-    let workspace = workspace_for(&api.url());
-    let output = workspace.run(&["validate"]).await;
-    assert_eq!(output.status.code(), Some(1));
-    assert_eq!(
-        stderr(&output),
-        "error: CoreDNS pod coredns-668d6bf9bc-lm9vd is not ready: CrashLoopBackOff (ready 0/1, restarts 7)\n"
-    );
-}
-
-#[tokio::test]
-async fn no_kube_dns_pods_exits_1() {
-    let api = MockApi::start().await;
-    api.serve_nodes(vec![ready_node("shop-control-plane", "control-plane")])
-        .await;
-    api.serve_dns_pods(vec![]).await;
-    let workspace = workspace_for(&api.url());
-    let output = workspace.run(&["validate"]).await;
-    assert_eq!(output.status.code(), Some(1));
-    assert_eq!(
-        stderr(&output),
-        "error: no CoreDNS pods (k8s-app=kube-dns) in namespace kube-system\n"
-    );
-}
-
-#[tokio::test]
-async fn json_output_lists_the_checks_and_the_problems() {
-    let api = MockApi::start().await;
-    api.serve_nodes(vec![not_ready_node(
-        "shop-worker",
-        "NodeStatusUnknown",
-        "Kubelet stopped posting node status.",
-    )])
-    .await;
-    api.serve_dns_pods(vec![coredns_pod("coredns-1", "shop-worker")])
-        .await;
-    let workspace = workspace_for(&api.url());
     let output = workspace.run(&["validate", "--json"]).await;
     assert_eq!(output.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON report");
     assert_eq!(report["context"], CONTEXT);
-    assert_eq!(report["server"], api.url());
-    assert_eq!(report["nodes"][0]["name"], "shop-worker");
-    assert_eq!(report["nodes"][0]["ready"], false);
-    assert_eq!(report["dns_pods"][0]["ready"], true);
+    assert_eq!(report["nodes"][0]["name"], "shop-control-plane");
+    assert_eq!(report["nodes"][0]["ready"], true);
+    assert_eq!(report["nodes"][1]["name"], "shop-worker");
+    assert_eq!(report["nodes"][1]["ready"], false);
+    assert_eq!(report["dns_pods"][0]["name"], "coredns-crashing");
+    assert_eq!(report["dns_pods"][0]["ready"], false);
     assert_eq!(
-        report["problems"],
-        serde_json::json!([
-            "node shop-worker is NotReady: NodeStatusUnknown: Kubelet stopped posting node status."
-        ])
+        report["problems"][0],
+        "node shop-worker is NotReady (Unknown): NodeStatusUnknown: Kubelet stopped posting node status."
     );
+    cluster.stop();
 }
+
+/// A pod labelled like CoreDNS whose container exits at once, so the kubelet backs off.
+const CRASHING_DNS_POD: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: coredns-crashing
+  namespace: kube-system
+  labels:
+    k8s-app: kube-dns
+spec:
+  terminationGracePeriodSeconds: 1
+  nodeSelector:
+    kubernetes.io/hostname: shop-control-plane
+  containers:
+  - name: coredns
+    image: shopstack-test/busybox:1.35
+    imagePullPolicy: IfNotPresent
+    command: [\"/bin/sh\", \"-c\", \"exit 3\"]
+";
 
 #[tokio::test]
 async fn an_api_server_that_never_answers_is_an_error_within_the_timeout() {
@@ -199,15 +183,32 @@ async fn an_api_server_that_never_answers_is_an_error_within_the_timeout() {
 
 #[tokio::test]
 async fn context_selects_the_cluster_on_any_kubeconfig() {
-    let api = MockApi::ready_cluster().await;
+    let Some(cluster) = crate::real_cluster() else {
+        return;
+    };
     let other = ConnectionCounter::start().expect("counter");
     let workspace = Workspace::new();
     let kubeconfig = workspace.path().join("eks.yaml");
-    std::fs::write(
-        &kubeconfig,
-        kubeconfig_text(&[("kind-shop", &other.url()), ("eks-prod", &api.url())]),
-    )
-    .expect("write kubeconfig");
+    crate::write_private(&kubeconfig, &cluster.kubeconfig_text_as("eks-prod"));
+    // A second context, current, on a server that must not be asked.
+    let server = format!("--server={}", other.url());
+    for args in [
+        vec!["config", "set-cluster", "kind-shop", server.as_str()],
+        vec![
+            "config",
+            "set-context",
+            "kind-shop",
+            "--cluster=kind-shop",
+            "--user=eks-prod",
+        ],
+        vec!["config", "use-context", "kind-shop"],
+    ] {
+        let status = shopstack_testkit::cluster::kubectl_command(&kubeconfig)
+            .args(&args)
+            .status()
+            .expect("kubectl config");
+        assert!(status.success(), "kubectl {args:?}");
+    }
     let output = workspace
         .run(&[
             "validate",
@@ -219,7 +220,7 @@ async fn context_selects_the_cluster_on_any_kubeconfig() {
         .await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(stdout(&output).contains("(context eks-prod)"));
-    assert_eq!(api.requests().await.len(), 2);
+    assert!(stdout(&output).contains("shop-control-plane"));
     assert_eq!(other.connections(), 0);
 }
 
