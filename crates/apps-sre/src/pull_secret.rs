@@ -210,13 +210,37 @@ async fn attach(connection: &Connection, namespace: &str) -> Result<bool, PullSe
     let reference = LocalObjectReference {
         name: SECRET_NAME.to_owned(),
     };
-    match api.get_opt(DEFAULT_SERVICE_ACCOUNT).await.map_err(error)? {
+    // The token controller updates a new namespace's ServiceAccount moments after creating it,
+    // so a guarded patch can meet a 409: read it again and retry, a few times.
+    let mut attempt = 1;
+    loop {
+        match add_reference(&api, namespace, &reference).await {
+            Err(kube::Error::Api(status)) if status.code == 409 && attempt < ATTACH_ATTEMPTS => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(attempt)))
+                    .await;
+            }
+            result => return result.map_err(error),
+        }
+    }
+}
+
+/// How many times a conflicting ServiceAccount patch is tried.
+const ATTACH_ATTEMPTS: u32 = 3;
+
+/// One read and one write of the default ServiceAccount; whether anything was written.
+async fn add_reference(
+    api: &Api<ServiceAccount>,
+    namespace: &str,
+    reference: &LocalObjectReference,
+) -> Result<bool, kube::Error> {
+    match api.get_opt(DEFAULT_SERVICE_ACCOUNT).await? {
         Some(account) => {
             let mut secrets = account.image_pull_secrets.unwrap_or_default();
-            if secrets.contains(&reference) {
+            if secrets.contains(reference) {
                 return Ok(false);
             }
-            secrets.push(reference);
+            secrets.push(reference.clone());
             // The resource version makes the API server refuse the patch if someone changed the
             // list in between, instead of losing their entry.
             let patch = serde_json::json!({
@@ -228,8 +252,7 @@ async fn attach(connection: &Connection, namespace: &str) -> Result<bool, PullSe
                 &PatchParams::default(),
                 &Patch::Merge(&patch),
             )
-            .await
-            .map_err(error)?;
+            .await?;
         }
         None => {
             let account = ServiceAccount {
@@ -238,7 +261,7 @@ async fn attach(connection: &Connection, namespace: &str) -> Result<bool, PullSe
                     namespace: Some(namespace.to_owned()),
                     ..ObjectMeta::default()
                 },
-                image_pull_secrets: Some(vec![reference]),
+                image_pull_secrets: Some(vec![reference.clone()]),
                 ..ServiceAccount::default()
             };
             api.patch(
@@ -246,8 +269,7 @@ async fn attach(connection: &Connection, namespace: &str) -> Result<bool, PullSe
                 &PatchParams::apply(FIELD_MANAGER).force(),
                 &Patch::Apply(&account),
             )
-            .await
-            .map_err(error)?;
+            .await?;
         }
     }
     Ok(true)

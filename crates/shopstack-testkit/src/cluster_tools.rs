@@ -84,8 +84,10 @@ esac"#
 /// starts a real test cluster (see [`crate::cluster`]) with `workers` workers through
 /// `supervisor` (`shopstack-test-cluster`) and merges its `kind-<name>` context into the first
 /// file of `KUBECONFIG`, as kind does; `delete cluster` tears it down; `get clusters` lists the
-/// running ones. Its clusters live under `$STATE/clusters/<name>`.
-pub fn kind_real(supervisor: &std::path::Path, workers: usize) -> String {
+/// running ones. Its clusters live under `$STATE/clusters/<name>`. Each image of `preload` is
+/// copied from this machine's docker engine into every node once the cluster is up, as
+/// `kind load docker-image` would (images cannot be pulled here).
+pub fn kind_real(supervisor: &std::path::Path, workers: usize, preload: &[&str]) -> String {
     use crate::cluster::components::{KUBERNETES_VARIABLE, kubernetes_dir};
     // The supervisor runs with the test's own PATH and components, whatever the command under
     // test was given.
@@ -115,6 +117,11 @@ case "$1 $2" in
     fi
     printf 'Creating cluster "%s" ...\n' "$4" >&2
     "$SUPERVISOR" run --detach "--dir=$CLUSTERS/$4" "--name=$4" --workers={workers} "--kubeconfig=$TARGET" >/dev/null || exit 1
+    for image in {preload}; do
+      for socket in "$CLUSTERS/$4"/n*/docker.sock; do
+        docker save "$image" | docker --host "unix://$socket" load --quiet >/dev/null || exit 1
+      done
+    done
     printf 'Set kubectl context to "kind-%s"\n' "$4" >&2 ;;
   "delete cluster")
     printf 'Deleting cluster "%s" ...\n' "$4" >&2
@@ -128,6 +135,11 @@ case "$1 $2" in
 esac"#,
         supervisor = supervisor.display(),
         kubernetes = kubernetes_dir().display(),
+        preload = preload
+            .iter()
+            .map(|image| format!("'{image}'"))
+            .collect::<Vec<_>>()
+            .join(" "),
     )
 }
 

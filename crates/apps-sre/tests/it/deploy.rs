@@ -214,6 +214,111 @@ async fn app_syncs_its_secrets_then_upgrades_the_chart_with_the_ecr_image() {
     assert_no_canary(&workspace, &output);
 }
 
+/// The application's own image cannot be built here yet: a busybox stand-in (see
+/// `build_app_stand_in`), built by this machine's docker engine and loaded into the nodes.
+fn stand_in_app_image(cluster: &shopstack_testkit::cluster::TestCluster, tag: &str, ready: bool) {
+    shopstack_testkit::cluster::build_app_stand_in(tag, ready).expect("build the stand-in image");
+    cluster
+        .load_image(tag)
+        .expect("load the image into the nodes");
+}
+
+#[tokio::test]
+async fn app_deploys_through_real_helm_its_pods_ready_and_an_unready_image_rolls_back() {
+    let Some(cluster) = crate::real_cluster() else {
+        return;
+    };
+    let Ok(helm) = shopstack_testkit::cluster::components::on_path("helm") else {
+        assert!(
+            !shopstack_testkit::cluster::required(),
+            "helm is not on PATH"
+        );
+        eprintln!("skipped: helm is not on PATH (cargo xtask provision)");
+        return;
+    };
+    let mut workspace = Workspace::on_emulator();
+    workspace.also_on_path(helm.parent().expect("helm's directory"));
+    let uri = workspace.create_repository().await;
+    workspace.put_image("v3").await;
+    workspace.put_image("v4").await;
+    workspace
+        .put_app_secret(r#"{"DATABASE_URL":"postgres://db","LOG_LEVEL":"info"}"#)
+        .await;
+    workspace.use_real_cluster(cluster);
+    stand_in_app_image(cluster, &format!("{uri}:v3"), true);
+    stand_in_app_image(cluster, &format!("{uri}:v4"), false);
+    let namespace = workspace.namespace();
+
+    let output = workspace
+        .run(&["deploy", "app", "--tag", "v3", "--timeout", "120s"])
+        .await;
+    assert_exit(&output, 0);
+    let deployment = crate::stored(cluster, &namespace, "deployment", &workspace.project);
+    assert_eq!(
+        deployment["status"]["readyReplicas"], 2,
+        "{}",
+        deployment["status"]
+    );
+    let pod_spec = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod_spec["containers"][0]["image"], format!("{uri}:v3"));
+    assert_eq!(
+        pod_spec["containers"][0]["envFrom"][0]["secretRef"]["name"],
+        "app-config"
+    );
+    assert_eq!(pod_spec["imagePullSecrets"][0]["name"], "ecr-pull");
+    // The pods the kubelet runs: ready, from the image that was deployed.
+    let pods: serde_json::Value = serde_json::from_str(
+        &cluster.kubectl_ok(&["-n", &namespace, "get", "pods", "-o", "json"], ""),
+    )
+    .expect("pods JSON");
+    let ready: Vec<bool> = pods["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|pod| pod["metadata"]["deletionTimestamp"].is_null())
+        .map(|pod| pod["status"]["containerStatuses"][0]["ready"] == true)
+        .collect();
+    assert_eq!(ready, [true, true], "{pods}");
+
+    // `status` reads the same from the real helm and API server; the observability release is
+    // not installed here, so it fails naming that alone.
+    let project = &workspace.project;
+    let status = workspace.run(&["status"]).await;
+    let table = stdout(&status);
+    assert!(
+        table.contains(&format!("release  {project}/{project}")),
+        "{table}"
+    );
+    assert!(table.contains("shopstack-app-0.1.0 revision 1"), "{table}");
+    assert_eq!(table.matches("ready 1/1 restarts 0").count(), 2, "{table}");
+    assert_eq!(
+        stderr(&status),
+        "error: 1 release(s) or pod(s) not deployed or not ready\n"
+    );
+    assert_exit(&status, 1);
+
+    // An image whose readiness never passes: helm waits, gives up and rolls back.
+    let output = workspace
+        .run(&["deploy", "app", "--tag", "v4", "--timeout", "25s"])
+        .await;
+    assert_exit(&output, 1);
+    let last = stderr(&output)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        last.starts_with("error: `helm upgrade --install ")
+            && last.contains("has been rolled back due to atomic being set"),
+        "{last}"
+    );
+    let deployment = crate::stored(cluster, &namespace, "deployment", &workspace.project);
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+        format!("{uri}:v3")
+    );
+}
+
 #[tokio::test]
 async fn all_deploys_observability_before_the_app() {
     let workspace = Workspace::on_emulator();

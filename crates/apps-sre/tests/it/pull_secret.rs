@@ -231,6 +231,22 @@ async fn a_pull_secret_older_than_six_hours_is_refreshed_in_every_namespace() {
 }
 
 #[tokio::test]
+async fn a_pull_secret_in_a_namespace_it_creates_is_attached_while_the_controllers_update_it() {
+    // The token controller writes a new namespace's default ServiceAccount just after the
+    // service-account controller creates it: the guarded patch meets 409s and reads again.
+    let Some(cluster) = crate::real_cluster() else {
+        return;
+    };
+    let workspace = Workspace::on_emulator();
+    emulator_login(&workspace).await;
+    workspace.use_real_cluster(cluster);
+    let namespace = workspace.namespace();
+    let output = workspace.run(&["pull-secret"]).await;
+    assert_exit(&output, 0);
+    assert_eq!(attached(cluster, &namespace), json!([{"name": "ecr-pull"}]));
+}
+
+#[tokio::test]
 #[ignore = "issue 14: an existing Opaque ecr-pull is patched to another type, which the API server refuses (type is immutable)"]
 async fn an_existing_opaque_ecr_pull_is_replaced_by_a_pull_secret() {
     let Some(cluster) = crate::real_cluster() else {

@@ -53,7 +53,7 @@ pub fn install_real(workspace: &Workspace) -> Option<KindClusters> {
         .expect("docker stand-in");
     workspace
         .tools
-        .add("kind", &cluster_tools::kind_real(&supervisor, 1))
+        .add("kind", &cluster_tools::kind_real(&supervisor, 1, &[]))
         .expect("kind stand-in");
     Some(KindClusters::new(&workspace.tools.state()))
 }

@@ -148,3 +148,13 @@ spec:
 "
     )
 }
+
+/// The Dockerfile of the application stand-in: busybox's `httpd` on the chart's port 8080 serving
+/// `/www` (`healthz`, and `readyz` when the image is to become ready), as a non-root numeric
+/// user, as the chart requires.
+pub const APP_STAND_IN_DOCKERFILE: &str = "FROM scratch
+COPY busybox /bin/busybox
+COPY www /www
+USER 65532:65532
+ENTRYPOINT [\"/bin/busybox\", \"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]
+";

@@ -280,6 +280,42 @@ impl TestCluster {
         )
     }
 
+    /// Copies image `tag` from this machine's docker engine into every node's engine
+    /// (`docker save | docker load`, what `kind load docker-image` does).
+    pub fn load_image(&self, tag: &str) -> Result<(), ClusterError> {
+        let docker = components::on_path("docker")?;
+        for index in 0..self.nodes.len() {
+            let mut save = Command::new(&docker)
+                .args(["save", tag])
+                .stdout(Stdio::piped())
+                .spawn()
+                .map_err(|error| ClusterError::Spawn {
+                    program: "docker save".to_owned(),
+                    source: error,
+                })?;
+            let stdout = save.stdout.take().map_or_else(Stdio::null, Stdio::from);
+            let load = Command::new(&docker)
+                .args(["--host", &self.docker_host(index), "load", "--quiet"])
+                .stdin(stdout)
+                .output()
+                .map_err(|error| ClusterError::Spawn {
+                    program: "docker load".to_owned(),
+                    source: error,
+                })?;
+            let saved = save.wait().map_err(|error| ClusterError::Spawn {
+                program: "docker save".to_owned(),
+                source: error,
+            })?;
+            if !saved.success() || !load.status.success() {
+                return Err(ClusterError::Failed {
+                    what: format!("load image {tag} into node {}", self.nodes[index]),
+                    detail: String::from_utf8_lossy(&load.stderr).trim().to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Stops the kubelet of node `index` (the node turns NotReady within seconds).
     pub fn stop_kubelet(&self, index: usize) {
         if let Some(node) = self.nodes.get(index) {
@@ -351,6 +387,46 @@ pub fn available_or_skip() -> bool {
             false
         }
         Err(error) => panic!("test cluster: {error}"),
+    }
+}
+
+/// Builds image `tag` with this machine's docker engine: a stand-in for the application, whose
+/// own image cannot be built here yet, serving `/healthz` and, when `ready`, `/readyz` on port
+/// 8080 (see [`manifests::APP_STAND_IN_DOCKERFILE`]).
+pub fn build_app_stand_in(tag: &str, ready: bool) -> Result<(), ClusterError> {
+    let components = Components::locate()?;
+    let context =
+        tempfile::tempdir().map_err(|error| ClusterError::io(Path::new("tempdir"), error))?;
+    let dir = context.path();
+    std::fs::copy(&components.busybox, dir.join("busybox"))
+        .map_err(|error| ClusterError::io(&components.busybox, error))?;
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www).map_err(|error| ClusterError::io(&www, error))?;
+    let mut files = vec!["healthz"];
+    if ready {
+        files.push("readyz");
+    }
+    for file in files {
+        std::fs::write(www.join(file), "ok\n").map_err(|error| ClusterError::io(&www, error))?;
+    }
+    std::fs::write(dir.join("Dockerfile"), manifests::APP_STAND_IN_DOCKERFILE)
+        .map_err(|error| ClusterError::io(dir, error))?;
+    let output = Command::new(&components.docker)
+        .args(["build", "--quiet", "--tag", tag])
+        .arg(dir)
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .map_err(|error| ClusterError::Spawn {
+            program: "docker build".to_owned(),
+            source: error,
+        })?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(ClusterError::Failed {
+            what: format!("docker build {tag}"),
+            detail: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        })
     }
 }
 
