@@ -86,8 +86,14 @@ esac"#
 /// file of `KUBECONFIG`, as kind does; `delete cluster` tears it down; `get clusters` lists the
 /// running ones. Its clusters live under `$STATE/clusters/<name>`. Each image of `preload` is
 /// copied from this machine's docker engine into every node once the cluster is up, as
-/// `kind load docker-image` would (images cannot be pulled here).
-pub fn kind_real(supervisor: &std::path::Path, workers: usize, preload: &[&str]) -> String {
+/// `kind load docker-image` would (images cannot be pulled here). `on_create` runs first in
+/// `kind create cluster` (e.g. one of kind's failure messages and `exit 1`).
+pub fn kind_real(
+    supervisor: &std::path::Path,
+    workers: usize,
+    preload: &[&str],
+    on_create: &str,
+) -> String {
     use crate::cluster::components::{KUBERNETES_VARIABLE, kubernetes_dir};
     // The supervisor runs with the test's own PATH and components, whatever the command under
     // test was given.
@@ -115,6 +121,7 @@ case "$1 $2" in
       printf 'ERROR: failed to create cluster: node(s) already exist for a cluster with the name "%s"\n' "$4" >&2
       exit 1
     fi
+    {on_create}
     printf 'Creating cluster "%s" ...\n' "$4" >&2
     "$SUPERVISOR" run --detach "--dir=$CLUSTERS/$4" "--name=$4" --workers={workers} "--kubeconfig=$TARGET" >/dev/null || exit 1
     for image in {preload}; do

@@ -88,7 +88,10 @@ impl Platform {
         let docker = components::on_path("docker").expect("docker");
         let helm = components::on_path("helm").expect("helm (cargo xtask provision)");
         self.tools
-            .add("kind", &cluster_tools::kind_real(&supervisor, 1, &[image]))
+            .add(
+                "kind",
+                &cluster_tools::kind_real(&supervisor, 1, &[image], ""),
+            )
             .expect("kind");
         std::os::unix::fs::symlink(&docker, self.tools.bin().join("docker")).expect("link docker");
         self.tools

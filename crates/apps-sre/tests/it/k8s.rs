@@ -1,8 +1,7 @@
 //! A mock Kubernetes API server: k8s-openapi objects served as JSON at the API's real paths, and
 //! every request it receives kept for assertions.
 
-use k8s_openapi::List;
-use k8s_openapi::api::core::v1::{Namespace, Pod, Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Status};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -79,18 +78,6 @@ impl MockApi {
                 "/api/v1/namespaces/{namespace}/serviceaccounts/default"
             )))
             .respond_with(response)
-            .mount(&self.server)
-            .await;
-    }
-
-    /// `GET /api/v1/namespaces/NAMESPACE/pods` answers `pods`.
-    pub async fn serve_pods(&self, namespace: &str, pods: Vec<Pod>) {
-        Mock::given(method("GET"))
-            .and(path(format!("/api/v1/namespaces/{namespace}/pods")))
-            .respond_with(json(&List {
-                items: pods,
-                metadata: Default::default(),
-            }))
             .mount(&self.server)
             .await;
     }

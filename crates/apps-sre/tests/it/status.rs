@@ -1,94 +1,100 @@
-//! `status`: releases from helm and pods from the API server, with exit 1 when anything is not
-//! deployed or not ready.
+//! `status`: releases from the real helm and pods from the real API server, with exit 1 when
+//! anything is not deployed or not ready.
 
-use k8s_openapi::api::core::v1::{
-    Container, ContainerState, ContainerStateWaiting, ContainerStatus, Pod, PodSpec, PodStatus,
-};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use shopstack_testkit::cluster::BUSYBOX_IMAGE;
 
-use crate::k8s::MockApi;
 use crate::{Workspace, assert_exit, stderr, stdout};
 
-/// `helm list --all --namespace NS --output json`: the observability release deployed, the
-/// application's as given in `$APP_RELEASES`.
-fn helm(app_releases: &str) -> String {
-    format!(
-        r#"case "$4" in
-  observability) printf '%s\n' '[{{"name":"kube-prometheus-stack","namespace":"observability","revision":"2","updated":"2026-01-01 10:00:00.0 +0000 UTC","status":"deployed","chart":"kube-prometheus-stack-67.8.0","app_version":"v0.79.2"}}]' ;;
-  *) printf '%s\n' '{app_releases}' ;;
-esac"#
-    )
-}
-
-fn pod(namespace: &str, name: &str, ready: bool, waiting: Option<&str>) -> Pod {
-    Pod {
-        metadata: ObjectMeta {
-            name: Some(name.to_owned()),
-            namespace: Some(namespace.to_owned()),
-            ..ObjectMeta::default()
-        },
-        spec: Some(PodSpec {
-            containers: vec![Container {
-                name: "app".to_owned(),
-                ..Container::default()
-            }],
-            ..PodSpec::default()
-        }),
-        status: Some(PodStatus {
-            phase: Some(
-                if waiting.is_some() {
-                    "Pending"
-                } else {
-                    "Running"
-                }
-                .to_owned(),
-            ),
-            container_statuses: Some(vec![ContainerStatus {
-                name: "app".to_owned(),
-                ready,
-                restart_count: 0,
-                image: String::new(),
-                image_id: String::new(),
-                state: waiting.map(|reason| ContainerState {
-                    waiting: Some(ContainerStateWaiting {
-                        reason: Some(reason.to_owned()),
-                        message: None,
-                    }),
-                    ..ContainerState::default()
-                }),
-                ..ContainerStatus::default()
-            }]),
-            ..PodStatus::default()
-        }),
-    }
-}
-
-async fn cluster(workspace: &Workspace, app_pod: Pod) -> MockApi {
-    let api = MockApi::start().await;
-    workspace.use_cluster(&api.url());
-    api.serve_pods(&workspace.namespace(), vec![app_pod]).await;
-    api.serve_pods(
-        "observability",
-        vec![pod("observability", "prometheus-0", true, None)],
-    )
-    .await;
-    api
+/// Runs the real helm with `args` against the workspace's cluster.
+fn helm(workspace: &Workspace, real: &std::path::Path, args: &[&str]) {
+    let output = std::process::Command::new(real)
+        .args(args)
+        .arg("--kubeconfig")
+        .arg(workspace.kubeconfig())
+        .current_dir(workspace.path())
+        .output()
+        .expect("run helm");
+    assert!(
+        output.status.success(),
+        "helm {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[tokio::test]
-async fn status_passes_when_releases_are_deployed_and_pods_ready() {
-    let workspace = Workspace::with_endpoint("http://127.0.0.1:9");
+async fn status_reads_the_real_releases_and_pods_and_fails_naming_what_is_not_ready() {
+    let Some(cluster) = crate::real_cluster() else {
+        return;
+    };
+    let Ok(real_helm) = shopstack_testkit::cluster::components::on_path("helm") else {
+        assert!(
+            !shopstack_testkit::cluster::required(),
+            "helm is not on PATH"
+        );
+        return;
+    };
+    let mut workspace = Workspace::with_endpoint("http://127.0.0.1:9");
+    workspace.also_on_path(real_helm.parent().expect("helm's directory"));
+    workspace.use_real_cluster(cluster);
     let project = workspace.project.clone();
-    workspace
-        .tools
-        .add(
-            "helm",
-            &helm(&format!(
-                r#"[{{"name":"{project}","namespace":"{project}","revision":"3","updated":"x","status":"deployed","chart":"shopstack-app-0.1.0","app_version":"0.1.0"}}]"#
-            )),
-        )
-        .expect("helm stand-in");
-    let api = cluster(&workspace, pod(&project, "web-1", true, None)).await;
+    let image = format!("shopstack-test/{project}");
+    shopstack_testkit::cluster::build_app_stand_in(&format!("{image}:ready"), true)
+        .expect("build the stand-in image");
+    cluster
+        .load_image(&format!("{image}:ready"))
+        .expect("load the image");
+    crate::create_namespace(cluster, &project);
+    cluster.kubectl_ok(
+        &[
+            "-n",
+            &project,
+            "create",
+            "secret",
+            "generic",
+            "app-config",
+            "--from-literal=A=1",
+        ],
+        "",
+    );
+    let repository = format!("image.repository={image}");
+    helm(
+        &workspace,
+        &real_helm,
+        &[
+            "upgrade",
+            "--install",
+            &project,
+            "deploy/charts/shopstack-app",
+            "--namespace",
+            &project,
+            "--set",
+            &repository,
+            "--set",
+            "image.tag=ready",
+            "--wait",
+            "--timeout",
+            "120s",
+        ],
+    );
+    let fixture =
+        crate::repository_root().join("crates/apps-sre/tests/it/fixtures/observability-stand-in");
+    let fixture = fixture.display().to_string();
+    helm(
+        &workspace,
+        &real_helm,
+        &[
+            "upgrade",
+            "--install",
+            "kube-prometheus-stack",
+            &fixture,
+            "--namespace",
+            "observability",
+            "--create-namespace",
+            "--wait",
+            "--timeout",
+            "120s",
+        ],
+    );
 
     let output = workspace.run(&["status"]).await;
     assert_exit(&output, 0);
@@ -97,51 +103,71 @@ async fn status_passes_when_releases_are_deployed_and_pods_ready() {
         table.contains(&format!("release  {project}/{project}")),
         "{table}"
     );
+    assert!(table.contains("shopstack-app-0.1.0 revision 1"), "{table}");
     assert!(
-        table.contains("deployed             shopstack-app-0.1.0 revision 3"),
+        table.contains("observability/kube-prometheus-stack"),
         "{table}"
     );
-    assert!(table.contains("ready 1/1 restarts 0"), "{table}");
+    assert!(
+        table.contains("kube-prometheus-stack-67.8.0 revision 1"),
+        "{table}"
+    );
+    assert_eq!(table.matches("ready 1/1 restarts 0").count(), 3, "{table}");
     assert!(
         table.ends_with("every release deployed, every pod ready\n"),
         "{table}"
     );
-    assert_eq!(
-        workspace.tools.calls_of("helm")[0],
-        [
-            "list",
-            "--all",
-            "--namespace",
-            &project,
-            "--output",
-            "json",
-            "--kube-context",
-            &workspace.kube_context()
-        ]
+
+    // A pod that never gets ready, and the observability release gone.
+    cluster.kubectl_ok(
+        &["apply", "-f", "-"],
+        &format!(
+            "apiVersion: v1
+kind: Pod
+metadata:
+  name: never-ready
+  namespace: {project}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: {BUSYBOX_IMAGE}
+    imagePullPolicy: IfNotPresent
+    command: [\"/bin/sh\", \"-c\", \"exec sleep 3600\"]
+    readinessProbe:
+      exec:
+        command: [\"/bin/false\"]
+      periodSeconds: 1
+"
+        ),
     );
-    assert_eq!(api.writes().await, []);
-}
-
-#[tokio::test]
-async fn a_missing_release_and_a_pod_not_ready_fail_the_status() {
-    let workspace = Workspace::with_endpoint("http://127.0.0.1:9");
-    let project = workspace.project.clone();
-    workspace
-        .tools
-        .add("helm", &helm("[]"))
-        .expect("helm stand-in");
-    cluster(
+    helm(
         &workspace,
-        pod(&project, "web-1", false, Some("ImagePullBackOff")),
-    )
-    .await;
-
+        &real_helm,
+        &[
+            "uninstall",
+            "kube-prometheus-stack",
+            "--namespace",
+            "observability",
+            "--wait",
+        ],
+    );
+    cluster.kubectl_ok(
+        &[
+            "-n",
+            &project,
+            "wait",
+            "--for=condition=ContainersReady=false",
+            "pod/never-ready",
+            "--timeout=60s",
+        ],
+        "",
+    );
     let output = workspace.run(&["status"]).await;
     assert_exit(&output, 1);
     let table = stdout(&output);
-    assert!(table.contains(&format!("{project}/{project}")), "{table}");
+    assert!(table.contains(&format!("{project}/never-ready")), "{table}");
     assert!(table.contains("missing"), "{table}");
-    assert!(table.contains("ImagePullBackOff"), "{table}");
     assert_eq!(
         stderr(&output),
         "error: 2 release(s) or pod(s) not deployed or not ready\n"

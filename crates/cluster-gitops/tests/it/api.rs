@@ -6,7 +6,7 @@ use k8s_openapi::List;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Status};
 use wiremock::matchers::{method, path, query_param};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 pub use shopstack_testkit::cluster_tools::kubeconfig_text;
 pub use shopstack_testkit::kube_api::{coredns_pod, not_ready_node, ready_node};
@@ -23,22 +23,6 @@ impl MockApi {
         Self {
             server: MockServer::start().await,
         }
-    }
-
-    /// A server where both nodes of the shipped configuration and two CoreDNS pods are ready.
-    pub async fn ready_cluster() -> Self {
-        let api = Self::start().await;
-        api.serve_nodes(vec![
-            ready_node("shop-control-plane", "control-plane"),
-            ready_node("shop-worker", ""),
-        ])
-        .await;
-        api.serve_dns_pods(vec![
-            coredns_pod("coredns-668d6bf9bc-7x2kq", "shop-control-plane"),
-            coredns_pod("coredns-668d6bf9bc-lm9vd", "shop-control-plane"),
-        ])
-        .await;
-        api
     }
 
     /// The server URL.
@@ -91,14 +75,6 @@ impl MockApi {
             .await;
     }
 
-    /// Every `PATCH` succeeds, answering the object it was sent (as server-side apply does).
-    pub async fn accept_patches(&self) {
-        Mock::given(method("PATCH"))
-            .respond_with(Echo)
-            .mount(&self.server)
-            .await;
-    }
-
     /// Every request received so far.
     pub async fn requests(&self) -> Vec<Request> {
         self.server.received_requests().await.unwrap_or_default()
@@ -111,17 +87,6 @@ impl MockApi {
             .into_iter()
             .filter(|request| request.method.as_str() == "PATCH")
             .collect()
-    }
-}
-
-/// Answers a request with its own body: what the API server returns after an apply.
-struct Echo;
-
-impl Respond for Echo {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        ResponseTemplate::new(200)
-            .insert_header("content-type", "application/json")
-            .set_body_bytes(request.body.clone())
     }
 }
 

@@ -50,7 +50,7 @@ fn stored_spec(workspace: &Workspace) -> serde_json::Value {
 #[tokio::test]
 async fn create_runs_kind_then_waits_and_records_the_spec_and_a_second_create_is_a_no_op() {
     let workspace = Workspace::new();
-    let Some(_clusters) = tools::install_real(&workspace) else {
+    let Some(_clusters) = tools::install_real(&workspace, "") else {
         return;
     };
     let output = workspace.run(&["create"]).await;
@@ -133,7 +133,7 @@ async fn create_runs_kind_then_waits_and_records_the_spec_and_a_second_create_is
 #[tokio::test]
 async fn another_spec_is_refused_without_recreate_and_recreated_with_it() {
     let workspace = Workspace::new();
-    let Some(_clusters) = tools::install_real(&workspace) else {
+    let Some(_clusters) = tools::install_real(&workspace, "") else {
         return;
     };
     let output = workspace.run(&["create"]).await;
@@ -308,6 +308,9 @@ async fn a_failed_create_exports_node_logs_into_a_named_folder() {
     );
 }
 
+/// On the mock API: a real node cannot be made to stay NotReady from its start (the test
+/// cluster waits for Ready nodes, and a kubelet stopped later still reads Ready until the node
+/// controller's grace period has passed).
 #[tokio::test]
 async fn a_cluster_that_stays_not_ready_fails_after_wait_naming_the_node() {
     let api = MockApi::start().await;

@@ -1,6 +1,6 @@
-//! `repeat-test`: N × (create → validate → delete), the JSON log, the summary, the exit code.
+//! `repeat-test`: N × (create → validate → delete) of real clusters (kind stood in), the JSON
+//! log, the summary, the exit code.
 
-use crate::api::MockApi;
 use crate::{Workspace, stderr, stdout, tools};
 
 /// kubeadm fails on the second `kind create cluster` only.
@@ -13,18 +13,12 @@ if [ "$n" = 2 ]; then
   exit 1
 fi"#;
 
-async fn cluster() -> MockApi {
-    let api = MockApi::ready_cluster().await;
-    api.serve_spec(None).await;
-    api.accept_patches().await;
-    api
-}
-
 #[tokio::test]
 async fn one_failed_run_out_of_three_is_logged_summarised_and_exits_1() {
-    let api = cluster().await;
     let workspace = Workspace::new();
-    tools::install(&workspace, &api.url(), SECOND_CREATE_FAILS);
+    let Some(_clusters) = tools::install_real(&workspace, SECOND_CREATE_FAILS) else {
+        return;
+    };
     let output = workspace
         .run(&["repeat-test", "--runs", "3", "--keep-going"])
         .await;
@@ -109,13 +103,18 @@ async fn one_failed_run_out_of_three_is_logged_summarised_and_exits_1() {
         .filter(|call| call[..2] == ["delete", "cluster"])
         .count();
     assert_eq!((creates, deletes), (3, 3));
+    let left = std::fs::read_dir(workspace.tools.state().join("clusters"))
+        .map(|entries| entries.count())
+        .unwrap_or(0);
+    assert_eq!(left, 0, "a cluster outlived its run");
 }
 
 #[tokio::test]
 async fn without_keep_going_the_test_stops_at_the_first_failed_run() {
-    let api = cluster().await;
     let workspace = Workspace::new();
-    tools::install(&workspace, &api.url(), SECOND_CREATE_FAILS);
+    let Some(_clusters) = tools::install_real(&workspace, SECOND_CREATE_FAILS) else {
+        return;
+    };
     let output = workspace
         .run(&["repeat-test", "--runs", "3", "--log", "runs.jsonl"])
         .await;
@@ -128,9 +127,10 @@ async fn without_keep_going_the_test_stops_at_the_first_failed_run() {
 
 #[tokio::test]
 async fn all_runs_passing_exits_0_and_appends_to_an_existing_log() {
-    let api = cluster().await;
     let workspace = Workspace::new();
-    tools::install(&workspace, &api.url(), "");
+    let Some(_clusters) = tools::install_real(&workspace, "") else {
+        return;
+    };
     std::fs::write(workspace.path().join("repeat.log"), "{\"run\":1}\n").expect("old log");
     let output = workspace.run(&["repeat-test", "--runs", "2"]).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -141,9 +141,9 @@ async fn all_runs_passing_exits_0_and_appends_to_an_existing_log() {
 
 #[tokio::test]
 async fn an_existing_cluster_is_refused_before_the_first_run() {
-    let api = cluster().await;
+    // Refused before any run: no cluster is started, so kind's answers are enough.
     let workspace = Workspace::new();
-    tools::install(&workspace, &api.url(), "");
+    tools::install(&workspace, "http://127.0.0.1:9", "");
     tools::cluster_exists(&workspace);
     let output = workspace.run(&["repeat-test", "--runs", "2"]).await;
     assert_eq!(output.status.code(), Some(1));

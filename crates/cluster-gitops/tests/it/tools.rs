@@ -38,11 +38,11 @@ pub fn install(workspace: &Workspace, api_url: &str, on_create: &str) {
     install_kind(workspace, api_url, on_create);
 }
 
-/// Installs a working `docker` and a `kind` whose `create cluster` starts a real cluster of one
-/// control plane and one worker (the shipped configuration's nodes), merging its context into
-/// the workspace's kubeconfig. The guard tears down what it started; `None` when the real
-/// components are not here (the test skips).
-pub fn install_real(workspace: &Workspace) -> Option<KindClusters> {
+/// Installs a working `docker` and a `kind` whose `create cluster` runs `on_create`, then starts
+/// a real cluster of one control plane and one worker (the shipped configuration's nodes),
+/// merging its context into the workspace's kubeconfig. The guard tears down what it started;
+/// `None` when the real components are not here (the test skips).
+pub fn install_real(workspace: &Workspace, on_create: &str) -> Option<KindClusters> {
     if !cluster::available_or_skip() {
         return None;
     }
@@ -53,7 +53,10 @@ pub fn install_real(workspace: &Workspace) -> Option<KindClusters> {
         .expect("docker stand-in");
     workspace
         .tools
-        .add("kind", &cluster_tools::kind_real(&supervisor, 1, &[]))
+        .add(
+            "kind",
+            &cluster_tools::kind_real(&supervisor, 1, &[], on_create),
+        )
         .expect("kind stand-in");
     Some(KindClusters::new(&workspace.tools.state()))
 }
