@@ -1,5 +1,5 @@
 //! Test support shared by the ShopStack crates: the emulator endpoint, unique names, probes,
-//! stand-in executables, a mock Kubernetes API.
+//! a real test cluster, stand-in executables, Kubernetes objects for the remaining mock-API tests.
 
 pub mod account;
 pub mod cluster;
@@ -12,8 +12,6 @@ pub mod proxy;
 pub mod standin;
 
 pub use account::Account;
-#[cfg(feature = "kube-api")]
-pub use kube_api::KubeApi;
 pub use listener::ConnectionCounter;
 pub use listener::SilentServer;
 pub use project::{TestProject, unique_project_name};
