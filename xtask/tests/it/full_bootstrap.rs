@@ -106,18 +106,7 @@ impl Platform {
     /// Object `kind/name` in `namespace` as the API server stores it (every object of the kind
     /// when `name` is empty).
     fn stored(&self, namespace: &str, kind: &str, name: &str) -> Value {
-        let output = cluster::kubectl_command(&self.kubeconfig())
-            .args(["-n", namespace, "get", kind])
-            .args((!name.is_empty()).then_some(name))
-            .args(["-o", "json"])
-            .output()
-            .expect("kubectl get");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).expect("object JSON")
+        cluster::stored_object(&self.kubeconfig(), namespace, kind, name)
     }
 
     fn kubeconfig(&self) -> PathBuf {

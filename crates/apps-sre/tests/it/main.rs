@@ -328,36 +328,10 @@ pub fn create_namespace(cluster: &TestCluster, name: &str) {
 
 /// Object `kind/name` in `namespace` as the API server stores it, managed fields included.
 pub fn stored(cluster: &TestCluster, namespace: &str, kind: &str, name: &str) -> serde_json::Value {
-    let text = cluster.kubectl_ok(
-        &[
-            "-n",
-            namespace,
-            "get",
-            kind,
-            name,
-            "-o",
-            "json",
-            "--show-managed-fields",
-        ],
-        "",
-    );
-    serde_json::from_str(&text).expect("object JSON")
+    cluster.stored(namespace, kind, name)
 }
 
-/// The (manager, operation) pairs of an object's managed fields.
-pub fn managers(object: &serde_json::Value) -> Vec<(String, String)> {
-    object["metadata"]["managedFields"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|entry| {
-            (
-                entry["manager"].as_str().unwrap_or_default().to_owned(),
-                entry["operation"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
+pub use shopstack_testkit::cluster::managers;
 
 /// Runs a future on a fresh runtime (for synchronous helpers).
 pub fn block_on<F: Future>(future: F) -> F::Output {

@@ -26,25 +26,12 @@ fn shipped_hash() -> String {
 
 /// The spec ConfigMap `kube-public/shopstack-cluster-spec` as the API server stores it.
 fn stored_spec(workspace: &Workspace) -> serde_json::Value {
-    let output = shopstack_testkit::cluster::kubectl_command(&workspace.kubeconfig())
-        .args([
-            "-n",
-            "kube-public",
-            "get",
-            "configmap",
-            "shopstack-cluster-spec",
-            "-o",
-            "json",
-            "--show-managed-fields",
-        ])
-        .output()
-        .expect("kubectl get configmap");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("ConfigMap JSON")
+    shopstack_testkit::cluster::stored_object(
+        &workspace.kubeconfig(),
+        "kube-public",
+        "configmap",
+        "shopstack-cluster-spec",
+    )
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! discovery; what it stores is read back.
 
 use shopstack_testkit::ConnectionCounter;
-use shopstack_testkit::cluster::{BUSYBOX_IMAGE, TestCluster};
+use shopstack_testkit::cluster::{BUSYBOX_IMAGE, TestCluster, managers};
 
 use crate::api::kubeconfig_text;
 use crate::{CONTEXT, Workspace, stderr, stdout};
@@ -26,39 +26,6 @@ fn namespace(name: &str) -> String {
     format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n")
 }
 
-/// The object `kind/name` in `namespace` as the API server stores it.
-fn stored(cluster: &TestCluster, namespace: &str, kind: &str, name: &str) -> serde_json::Value {
-    let text = cluster.kubectl_ok(
-        &[
-            "-n",
-            namespace,
-            "get",
-            kind,
-            name,
-            "-o",
-            "json",
-            "--show-managed-fields",
-        ],
-        "",
-    );
-    serde_json::from_str(&text).expect("object JSON")
-}
-
-/// The (manager, operation) pairs of an object's managed fields.
-fn managers(object: &serde_json::Value) -> Vec<(String, String)> {
-    object["metadata"]["managedFields"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|entry| {
-            (
-                entry["manager"].as_str().unwrap_or_default().to_owned(),
-                entry["operation"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn sync_server_side_applies_every_manifest_as_shopstack() {
     let Some(cluster) = crate::real_cluster() else {
@@ -77,13 +44,13 @@ async fn sync_server_side_applies_every_manifest_as_shopstack() {
     let output = workspace.run(&["sync", "manifests"]).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
 
-    let deployment = stored(cluster, "sync-apply", "deployment", "web");
+    let deployment = cluster.stored("sync-apply", "deployment", "web");
     assert_eq!(deployment["spec"]["replicas"], 2);
     assert_eq!(
         deployment["spec"]["template"]["spec"]["containers"][0]["image"],
         BUSYBOX_IMAGE
     );
-    let config_map = stored(cluster, "sync-apply", "configmap", "settings");
+    let config_map = cluster.stored("sync-apply", "configmap", "settings");
     assert_eq!(config_map["data"]["LOG_LEVEL"], "info");
     for object in [&deployment, &config_map] {
         assert!(
@@ -93,7 +60,7 @@ async fn sync_server_side_applies_every_manifest_as_shopstack() {
         );
     }
     // A namespace applied with no field but its name owns nothing, so it has no managed fields.
-    let namespace = stored(cluster, "default", "namespace", "sync-apply");
+    let namespace = cluster.stored("default", "namespace", "sync-apply");
     assert_eq!(namespace["status"]["phase"], "Active");
     assert!(
         stdout(&output).ends_with(&format!(
@@ -240,7 +207,7 @@ async fn a_crd_and_its_custom_resource_apply_in_one_sync() {
     );
     let output = workspace.run(&["sync", "manifests"]).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let widget = stored(cluster, "sync-crd", "widgets.example.shopstack.io", "first");
+    let widget = cluster.stored("sync-crd", "widgets.example.shopstack.io", "first");
     assert_eq!(widget["spec"]["size"], 3);
 }
 
@@ -262,9 +229,9 @@ async fn an_octal_default_mode_is_read_as_kubectl_reads_it() {
     );
     let output = workspace.run(&["sync", "manifests"]).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let stored = stored(cluster, "sync-octal", "deployment", "octal");
+    let object = cluster.stored("sync-octal", "deployment", "octal");
     assert_eq!(
-        stored["spec"]["template"]["spec"]["volumes"][0]["configMap"]["defaultMode"],
+        object["spec"]["template"]["spec"]["volumes"][0]["configMap"]["defaultMode"],
         420
     );
 }

@@ -5,13 +5,14 @@
 //! The cluster runs under a supervisor process (`shopstack-test-cluster run`), which tears it down
 //! when its standard input closes: when the test binary holding it exits, however it exits.
 
+pub mod command;
 pub mod components;
 pub mod daemons;
 pub mod manifests;
 pub mod pki;
 pub mod supervisor;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -248,25 +249,17 @@ impl TestCluster {
     /// Runs kubectl with `args` and `input` on its standard input (e.g. `apply -f -`), panicking
     /// with its error output when it fails; answers its standard output.
     pub fn kubectl_ok(&self, args: &[&str], input: &str) -> String {
-        let mut child = kubectl_command(&self.kubeconfig)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|error| panic!("run kubectl {args:?}: {error}"));
-        if let Some(mut stdin) = child.stdin.take() {
-            let _ = stdin.write_all(input.as_bytes());
-        }
-        let output = child
-            .wait_with_output()
-            .unwrap_or_else(|error| panic!("run kubectl {args:?}: {error}"));
-        assert!(
-            output.status.success(),
-            "kubectl {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        command::run(
+            kubectl_command(&self.kubeconfig).args(args),
+            &format!("kubectl {}", args.join(" ")),
+            input,
+        )
+        .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// Object `kind/name` in `namespace` as the API server stores it (see [`stored_object`]).
+    pub fn stored(&self, namespace: &str, kind: &str, name: &str) -> serde_json::Value {
+        stored_object(&self.kubeconfig, namespace, kind, name)
     }
 
     /// The docker host (`unix://…`) of node `index`'s engine.
@@ -411,23 +404,49 @@ pub fn build_app_stand_in(tag: &str, ready: bool) -> Result<(), ClusterError> {
     }
     std::fs::write(dir.join("Dockerfile"), manifests::APP_STAND_IN_DOCKERFILE)
         .map_err(|error| ClusterError::io(dir, error))?;
-    let output = Command::new(&components.docker)
-        .args(["build", "--quiet", "--tag", tag])
-        .arg(dir)
-        .env("DOCKER_BUILDKIT", "0")
-        .output()
-        .map_err(|error| ClusterError::Spawn {
-            program: "docker build".to_owned(),
-            source: error,
-        })?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(ClusterError::Failed {
-            what: format!("docker build {tag}"),
-            detail: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+    command::run(
+        Command::new(&components.docker)
+            .args(["build", "--quiet", "--tag", tag])
+            .arg(dir)
+            .env("DOCKER_BUILDKIT", "0"),
+        &format!("docker build {tag}"),
+        "",
+    )
+    .map(drop)
+}
+
+/// Object `kind/name` in `namespace` as the API server stores it, read with kubectl through
+/// `kubeconfig`, managed fields included; the list of every object of the kind when `name` is
+/// empty. Panics when kubectl fails (a test helper).
+pub fn stored_object(
+    kubeconfig: &Path,
+    namespace: &str,
+    kind: &str,
+    name: &str,
+) -> serde_json::Value {
+    let mut command = kubectl_command(kubeconfig);
+    command
+        .args(["-n", namespace, "get", kind])
+        .args((!name.is_empty()).then_some(name))
+        .args(["-o", "json", "--show-managed-fields"]);
+    let text = command::run(&mut command, &format!("kubectl get {kind} {name}"), "")
+        .unwrap_or_else(|error| panic!("{error}"));
+    serde_json::from_str(&text).unwrap_or_else(|error| panic!("kubectl get {kind} {name}: {error}"))
+}
+
+/// The (manager, operation) pairs of a stored object's managed fields.
+pub fn managers(object: &serde_json::Value) -> Vec<(String, String)> {
+    object["metadata"]["managedFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|entry| {
+            (
+                entry["manager"].as_str().unwrap_or_default().to_owned(),
+                entry["operation"].as_str().unwrap_or_default().to_owned(),
+            )
         })
-    }
+        .collect()
 }
 
 /// Whether real components are required (CI) rather than optional.

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::ClusterError;
+use super::{ClusterError, command};
 
 /// Where the certificates of one cluster live: `NAME.crt` and `NAME.key` in one directory.
 #[derive(Debug, Clone)]
@@ -139,19 +139,6 @@ impl Pki {
 }
 
 fn openssl(args: &[&str]) -> Result<(), ClusterError> {
-    let output = Command::new("openssl")
-        .args(args)
-        .output()
-        .map_err(|error| ClusterError::Spawn {
-            program: "openssl".to_owned(),
-            source: error,
-        })?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(ClusterError::Failed {
-            what: format!("openssl {}", args.first().copied().unwrap_or_default()),
-            detail: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        })
-    }
+    let what = format!("openssl {}", args.first().copied().unwrap_or_default());
+    command::run(Command::new("openssl").args(args), &what, "").map(drop)
 }

@@ -2,17 +2,17 @@
 //! exec root, socket, bridge and cgroup parent, as kind gives each node its own containerd), then
 //! etcd, kube-apiserver, kube-controller-manager, kube-scheduler and one kubelet per node.
 
-use std::io::Write;
+use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::ClusterError;
 use super::components::Components;
 use super::daemons::{self, Daemon};
 use super::manifests::{self, BUSYBOX_IMAGE, KubeletSettings, PAUSE_IMAGE};
 use super::pki::Pki;
+use super::{ClusterError, command};
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -648,22 +648,14 @@ fn build_image(
     }
     write(&context, "Dockerfile", dockerfile)?;
     let context = context.display().to_string();
-    let output = Command::new(&components.docker)
-        .args(["--host", host, "build", "--quiet", "--tag", tag, &context])
-        .env("DOCKER_BUILDKIT", "0")
-        .output()
-        .map_err(|error| ClusterError::Spawn {
-            program: "docker".to_owned(),
-            source: error,
-        })?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(ClusterError::Failed {
-            what: format!("docker build {tag}"),
-            detail: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        })
-    }
+    command::run(
+        Command::new(&components.docker)
+            .args(["--host", host, "build", "--quiet", "--tag", tag, &context])
+            .env("DOCKER_BUILDKIT", "0"),
+        &format!("docker build {tag}"),
+        "",
+    )
+    .map(drop)
 }
 
 fn merge_kubeconfig(
@@ -731,72 +723,32 @@ fn kubectl_stdin(
     args: &[&str],
     input: &str,
 ) -> Result<String, ClusterError> {
-    let mut child = Command::new(&components.kubectl)
-        .arg(format!("--kubeconfig={}", kubeconfig.display()))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|error| ClusterError::Spawn {
-            program: "kubectl".to_owned(),
-            source: error,
-        })?;
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(input.as_bytes());
-    }
-    let output = child
-        .wait_with_output()
-        .map_err(|error| ClusterError::Spawn {
-            program: "kubectl".to_owned(),
-            source: error,
-        })?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(ClusterError::Failed {
-            what: format!("kubectl {}", args.join(" ")),
-            detail: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        })
-    }
+    command::run(
+        Command::new(&components.kubectl)
+            .arg(format!("--kubeconfig={}", kubeconfig.display()))
+            .args(args),
+        &format!("kubectl {}", args.join(" ")),
+        input,
+    )
 }
 
 fn docker(components: &Components, host: &str, args: &[&str]) -> Result<String, ClusterError> {
-    let output = Command::new(&components.docker)
-        .args(["--host", host])
-        .args(args)
-        .output()
-        .map_err(|error| ClusterError::Spawn {
-            program: "docker".to_owned(),
-            source: error,
-        })?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(ClusterError::Failed {
-            what: format!("docker {}", args.join(" ")),
-            detail: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        })
-    }
+    command::run(
+        Command::new(&components.docker)
+            .args(["--host", host])
+            .args(args),
+        &format!("docker {}", args.join(" ")),
+        "",
+    )
 }
 
 fn run_checked(program: &str, args: &[&str]) -> Result<(), ClusterError> {
-    let output =
-        Command::new(program)
-            .args(args)
-            .output()
-            .map_err(|error| ClusterError::Spawn {
-                program: program.to_owned(),
-                source: error,
-            })?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(ClusterError::Failed {
-            what: format!("{program} {}", args.join(" ")),
-            detail: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        })
-    }
+    command::run(
+        Command::new(program).args(args),
+        &format!("{program} {}", args.join(" ")),
+        "",
+    )
+    .map(drop)
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf, ClusterError> {
