@@ -84,7 +84,8 @@ esac"#
 /// starts a real test cluster (see [`crate::cluster`]) with `workers` workers through
 /// `supervisor` (`shopstack-test-cluster`) and merges its `kind-<name>` context into the first
 /// file of `KUBECONFIG`, as kind does; `delete cluster` tears it down; `get clusters` lists the
-/// running ones. Its clusters live under `$STATE/clusters/<name>`. Each image of `preload` is
+/// running ones; `get kubeconfig` prints the cluster's kubeconfig and `export kubeconfig` merges
+/// it. Its clusters live under `$STATE/clusters/<name>`. Each image of `preload` is
 /// copied from this machine's docker engine into every node once the cluster is up, as
 /// `kind load docker-image` would (images cannot be pulled here). `on_create` runs first in
 /// `kind create cluster` (e.g. one of kind's failure messages and `exit 1`).
@@ -134,6 +135,14 @@ case "$1 $2" in
     printf 'Deleting cluster "%s" ...\n' "$4" >&2
     [ -d "$CLUSTERS/$4" ] && "$SUPERVISOR" down "--dir=$CLUSTERS/$4"
     : ;;
+  "get kubeconfig")
+    cat "$CLUSTERS/$4/kubeconfig" ;;
+  "export kubeconfig")
+    merged="$TARGET.kind-merge"
+    KUBECONFIG="$TARGET:$CLUSTERS/$4/kubeconfig" kubectl config view --raw --flatten > "$merged" || exit 1
+    mv "$merged" "$TARGET"
+    kubectl --kubeconfig "$TARGET" config use-context "kind-$4" >/dev/null || exit 1
+    printf 'Set kubectl context to "kind-%s"\n' "$4" >&2 ;;
   "export logs")
     printf 'Exporting logs for cluster "%s" to:\n%s\n' "$5" "$3" >&2 ;;
   *)

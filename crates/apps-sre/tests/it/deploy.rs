@@ -102,6 +102,9 @@ fn assert_no_canary(workspace: &Workspace, output: &std::process::Output) {
     }
 }
 
+/// Observability lives in one fixed namespace and Secret per cluster (`observability/grafana-admin`),
+/// whose first write these tests assert: on the shared real cluster they would race each other,
+/// so they run on the mock API.
 async fn observability_cluster(workspace: &Workspace) -> MockApi {
     let api = MockApi::start().await;
     workspace.use_cluster(&api.url());
@@ -171,6 +174,11 @@ async fn observability_gets_the_grafana_password_through_a_secret_never_argv() {
 
 #[tokio::test]
 async fn app_syncs_its_secrets_then_upgrades_the_chart_with_the_ecr_image() {
+    // The real API server; helm stands in so that its argv and environment can be searched for
+    // the canary (the real helm's release is tested below).
+    let Some(cluster) = crate::real_cluster() else {
+        return;
+    };
     let workspace = Workspace::on_emulator();
     let uri = workspace.create_repository().await;
     workspace.put_image("v3").await;
@@ -180,14 +188,9 @@ async fn app_syncs_its_secrets_then_upgrades_the_chart_with_the_ecr_image() {
         ))
         .await;
     workspace.tools.add("helm", HELM).expect("helm stand-in");
-    let api = MockApi::start().await;
-    workspace.use_cluster(&api.url());
+    workspace.use_real_cluster(cluster);
     let namespace = workspace.namespace();
-    api.serve_namespace(&namespace, true).await;
-    api.serve_secret(&namespace, "ecr-pull", None).await;
-    api.serve_secret(&namespace, "app-config", None).await;
-    api.serve_default_service_account(&namespace, Some(default_service_account(&namespace, &[])))
-        .await;
+    crate::create_namespace(cluster, &namespace);
 
     let output = workspace.run(&["deploy", "app", "--tag", "v3"]).await;
     assert_exit(&output, 0);
@@ -196,19 +199,15 @@ async fn app_syncs_its_secrets_then_upgrades_the_chart_with_the_ecr_image() {
         workspace.tools.calls_of("helm"),
         [app_upgrade(&workspace, &uri, "v3")]
     );
-    let writes = api.writes().await;
-    let paths: Vec<String> = writes.iter().map(|(path, _)| path.clone()).collect();
+    // Before helm: the pull secret, attached, and the app's Secret, without Grafana's password.
+    let pull = crate::stored(cluster, &namespace, "secret", "ecr-pull");
+    assert_eq!(pull["type"], "kubernetes.io/dockerconfigjson");
     assert_eq!(
-        paths,
-        [
-            format!("PATCH /api/v1/namespaces/{namespace}/secrets/ecr-pull"),
-            format!("PATCH /api/v1/namespaces/{namespace}/serviceaccounts/default"),
-            format!("PATCH /api/v1/namespaces/{namespace}/secrets/app-config"),
-        ]
+        crate::stored(cluster, &namespace, "serviceaccount", "default")["imagePullSecrets"],
+        json!([{"name": "ecr-pull"}])
     );
-    // The application does not receive Grafana's password.
     assert_eq!(
-        writes[2].1["data"],
+        crate::stored(cluster, &namespace, "secret", "app-config")["data"],
         json!({"DATABASE_URL": b64("postgres://db")})
     );
     assert_no_canary(&workspace, &output);
@@ -370,8 +369,8 @@ async fn an_image_not_in_ecr_stops_before_helm_and_the_cluster() {
     let uri = workspace.create_repository().await;
     workspace.put_app_secret(r#"{"A":"1"}"#).await;
     workspace.tools.add("helm", HELM).expect("helm stand-in");
-    let api = MockApi::start().await;
-    workspace.use_cluster(&api.url());
+    let cluster = shopstack_testkit::ConnectionCounter::start().expect("counter");
+    workspace.use_cluster(&cluster.url());
 
     let output = workspace.run(&["deploy", "app", "--tag", "v5"]).await;
     assert_exit(&output, 1);
@@ -380,7 +379,7 @@ async fn an_image_not_in_ecr_stops_before_helm_and_the_cluster() {
         format!("error: image {uri}:v5 is not in ECR: build it first (`apps-sre build`)\n")
     );
     assert!(workspace.tools.calls_of("helm").is_empty());
-    assert!(api.requests().await.is_empty());
+    assert_eq!(cluster.connections(), 0);
 }
 
 #[tokio::test]
@@ -414,8 +413,7 @@ async fn a_failed_atomic_upgrade_is_one_line_with_helms_reason() {
 async fn without_helm_nothing_is_sent_anywhere() {
     let counter = shopstack_testkit::ConnectionCounter::start().expect("counter");
     let workspace = Workspace::with_endpoint(&counter.url());
-    let api = MockApi::start().await;
-    workspace.use_cluster(&api.url());
+    workspace.use_cluster(&counter.url());
     let output = workspace.run(&["deploy", "all", "--tag", "v1"]).await;
     assert_exit(&output, 1);
     assert_eq!(
@@ -423,7 +421,6 @@ async fn without_helm_nothing_is_sent_anywhere() {
         "error: helm is not installed (not found on PATH): install helm 3 (helm.sh/docs/intro/install)\n"
     );
     assert_eq!(counter.connections(), 0);
-    assert!(api.requests().await.is_empty());
 }
 
 #[tokio::test]

@@ -68,3 +68,36 @@ async fn a_group_readable_kubeconfig_in_use_gets_a_warning() {
     assert_eq!(mode(&other), 0o644);
     assert_eq!(mode(&workspace.kubeconfig()), 0o600);
 }
+
+#[tokio::test]
+async fn the_kubeconfig_of_a_real_cluster_reaches_it_and_is_private() {
+    let workspace = Workspace::new();
+    let Some(_clusters) = tools::install_real(&workspace, "") else {
+        return;
+    };
+    let created = workspace.run(&["create"]).await;
+    assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+    std::fs::remove_file(workspace.kubeconfig()).expect("forget the merged context");
+
+    let output = workspace
+        .run(&["kubeconfig", "--out", "shop.kubeconfig"])
+        .await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(mode(&workspace.path().join("shop.kubeconfig")), 0o600);
+    let validated = workspace
+        .run(&["validate", "--kubeconfig", "shop.kubeconfig"])
+        .await;
+    assert_eq!(validated.status.code(), Some(0), "{}", stderr(&validated));
+    assert!(
+        stdout(&validated).contains("nodes 2/2 ready"),
+        "{}",
+        stdout(&validated)
+    );
+
+    // Exported into the default kubeconfig: private, and the context works from there.
+    let output = workspace.run(&["kubeconfig"]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(mode(&workspace.kubeconfig()), 0o600);
+    let validated = workspace.run(&["validate"]).await;
+    assert_eq!(validated.status.code(), Some(0), "{}", stderr(&validated));
+}

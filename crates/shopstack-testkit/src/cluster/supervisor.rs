@@ -280,7 +280,13 @@ fn start_into(
             "--timeout=180s",
         ],
     )?;
-    merge_kubeconfig(spec, &pki, &server, components)?;
+    // The cluster's own kubeconfig (what `kind get kubeconfig` prints), then the context merged
+    // into the requested one, as kind does.
+    let own = dir.join("kubeconfig");
+    merge_kubeconfig(&spec.name, &own, &pki, &server, components)?;
+    if spec.kubeconfig != own {
+        merge_kubeconfig(&spec.name, &spec.kubeconfig, &pki, &server, components)?;
+    }
     write(dir, "ready", &server)?;
     Ok(())
 }
@@ -658,17 +664,18 @@ fn build_image(
     .map(drop)
 }
 
+/// Merges context, cluster and user `kind-<name>` into the kubeconfig `file` and makes it current.
 fn merge_kubeconfig(
-    spec: &Spec,
+    name: &str,
+    file: &Path,
     pki: &Pki,
     server: &str,
     components: &Components,
 ) -> Result<(), ClusterError> {
-    let context = format!("kind-{}", spec.name);
-    if let Some(parent) = spec.kubeconfig.parent() {
+    let context = format!("kind-{name}");
+    if let Some(parent) = file.parent() {
         std::fs::create_dir_all(parent).map_err(|error| ClusterError::io(parent, error))?;
     }
-    let file = spec.kubeconfig.as_path();
     let ca = format!("--certificate-authority={}", pki.cert("ca"));
     let cert = format!("--client-certificate={}", pki.cert("admin"));
     let key = format!("--client-key={}", pki.key("admin"));
