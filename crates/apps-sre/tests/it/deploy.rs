@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
-use crate::k8s::{MockApi, default_service_account};
 use crate::{CANARY, Workspace, assert_exit, b64, stderr, stdout};
+use shopstack_testkit::cluster::TestCluster;
 
 /// helm's answers to the calls `deploy` makes; each call's variables are kept in `$STATE`.
 const HELM: &str = r#"set > "$STATE/env-$$"
@@ -102,16 +102,13 @@ fn assert_no_canary(workspace: &Workspace, output: &std::process::Output) {
     }
 }
 
-/// Observability lives in one fixed namespace and Secret per cluster (`observability/grafana-admin`),
-/// whose first write these tests assert: on the shared real cluster they would race each other,
-/// so they run on the mock API.
-async fn observability_cluster(workspace: &Workspace) -> MockApi {
-    let api = MockApi::start().await;
-    workspace.use_cluster(&api.url());
-    api.serve_secret("observability", "grafana-admin", None)
-        .await;
-    api.serve_namespace("observability", false).await;
-    api
+/// A cluster of the test's own: observability lives in one fixed namespace and Secret per cluster
+/// (`observability/grafana-admin`), whose first write these tests assert, so they cannot share
+/// one. helm stands in: kube-prometheus-stack's chart repository cannot be reached here.
+fn observability_cluster(workspace: &Workspace) -> Option<TestCluster> {
+    let cluster = TestCluster::start_or_skip("observability", 0)?;
+    workspace.use_real_cluster(&cluster);
+    Some(cluster)
 }
 
 #[tokio::test]
@@ -123,7 +120,9 @@ async fn observability_gets_the_grafana_password_through_a_secret_never_argv() {
         ))
         .await;
     workspace.tools.add("helm", HELM).expect("helm stand-in");
-    let api = observability_cluster(&workspace).await;
+    let Some(cluster) = observability_cluster(&workspace) else {
+        return;
+    };
 
     let output = workspace.run(&["deploy", "observability"]).await;
     assert_exit(&output, 0);
@@ -132,31 +131,20 @@ async fn observability_gets_the_grafana_password_through_a_secret_never_argv() {
         workspace.tools.calls_of("helm"),
         [repo_add(), observability_upgrade(&workspace.kube_context())]
     );
+    let namespace = cluster.stored("default", "namespace", "observability");
     assert_eq!(
-        api.writes().await,
-        [
-            (
-                "PATCH /api/v1/namespaces/observability".to_owned(),
-                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {
-                    "name": "observability",
-                    "labels": {"app.kubernetes.io/managed-by": "shopstack"},
-                }})
-            ),
-            (
-                "PATCH /api/v1/namespaces/observability/secrets/grafana-admin".to_owned(),
-                json!({
-                    "apiVersion": "v1",
-                    "kind": "Secret",
-                    "metadata": {
-                        "name": "grafana-admin",
-                        "namespace": "observability",
-                        "labels": {"app.kubernetes.io/managed-by": "shopstack"},
-                    },
-                    "type": "Opaque",
-                    "data": {"admin-user": b64("admin"), "admin-password": b64(CANARY)},
-                })
-            ),
-        ]
+        namespace["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "shopstack"
+    );
+    let secret = cluster.stored("observability", "secret", "grafana-admin");
+    assert_eq!(secret["type"], "Opaque");
+    assert_eq!(
+        secret["metadata"]["labels"],
+        json!({"app.kubernetes.io/managed-by": "shopstack"})
+    );
+    assert_eq!(
+        secret["data"],
+        json!({"admin-user": b64("admin"), "admin-password": b64(CANARY)})
     );
     // The values file the release uses names that Secret.
     let values = std::fs::read_to_string(workspace.path().join("deploy/observability/values.yaml"))
@@ -325,16 +313,10 @@ async fn all_deploys_observability_before_the_app() {
     workspace.put_image("v4").await;
     workspace.put_app_secret(r#"{"A":"1"}"#).await;
     workspace.tools.add("helm", HELM).expect("helm stand-in");
-    let api = observability_cluster(&workspace).await;
-    let namespace = workspace.namespace();
-    api.serve_namespace(&namespace, true).await;
-    api.serve_secret(&namespace, "ecr-pull", None).await;
-    api.serve_secret(&namespace, "app-config", None).await;
-    api.serve_default_service_account(
-        &namespace,
-        Some(default_service_account(&namespace, &["ecr-pull"])),
-    )
-    .await;
+    let Some(cluster) = observability_cluster(&workspace) else {
+        return;
+    };
+    crate::create_namespace(&cluster, &workspace.namespace());
 
     let output = workspace.run(&["deploy", "all", "--tag", "v4"]).await;
     assert_exit(&output, 0);
@@ -347,12 +329,8 @@ async fn all_deploys_observability_before_the_app() {
         ]
     );
     // No password in the application secret: one was generated into grafana-admin.
-    let writes = api.writes().await;
-    let grafana = writes
-        .iter()
-        .find(|(path, _)| path.ends_with("/secrets/grafana-admin"))
-        .expect("grafana-admin written");
-    let password = grafana.1["data"]["admin-password"]
+    let grafana = cluster.stored("observability", "secret", "grafana-admin");
+    let password = grafana["data"]["admin-password"]
         .as_str()
         .expect("password");
     assert_eq!(password.len(), b64([0u8; 32]).len());
@@ -390,7 +368,9 @@ async fn a_failed_atomic_upgrade_is_one_line_with_helms_reason() {
         .tools
         .add("helm", HELM_ATOMIC_FAILURE)
         .expect("helm stand-in");
-    let api = observability_cluster(&workspace).await;
+    let Some(cluster) = observability_cluster(&workspace) else {
+        return;
+    };
 
     let output = workspace.run(&["deploy", "observability"]).await;
     assert_exit(&output, 1);
@@ -406,7 +386,9 @@ async fn a_failed_atomic_upgrade_is_one_line_with_helms_reason() {
             observability_upgrade(&workspace.kube_context()).join(" ")
         )
     );
-    assert_eq!(api.writes().await.len(), 2);
+    // The Secret was written before helm ran.
+    let secret = cluster.stored("observability", "secret", "grafana-admin");
+    assert_eq!(secret["type"], "Opaque");
 }
 
 #[tokio::test]

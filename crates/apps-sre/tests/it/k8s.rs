@@ -1,8 +1,8 @@
 //! A mock Kubernetes API server: k8s-openapi objects served as JSON at the API's real paths, and
 //! every request it receives kept for assertions.
 
-use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Status};
+use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -26,26 +26,6 @@ impl MockApi {
     /// The server URL.
     pub fn url(&self) -> String {
         self.server.uri()
-    }
-
-    /// `GET /api/v1/namespaces/NAME` answers the namespace (or 404 when `exists` is false).
-    pub async fn serve_namespace(&self, name: &str, exists: bool) {
-        let response = if exists {
-            json(&Namespace {
-                metadata: ObjectMeta {
-                    name: Some(name.to_owned()),
-                    ..ObjectMeta::default()
-                },
-                ..Namespace::default()
-            })
-        } else {
-            not_found("namespaces", name)
-        };
-        Mock::given(method("GET"))
-            .and(path(format!("/api/v1/namespaces/{name}")))
-            .respond_with(response)
-            .mount(&self.server)
-            .await;
     }
 
     /// `GET` of Secret `namespace/name`: `secret`, or 404.
@@ -156,25 +136,4 @@ pub fn kubeconfig_text(context: &str, server: &str) -> String {
     format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: {context}\n  cluster:\n    server: {server}\ncontexts:\n- name: {context}\n  context:\n    cluster: {context}\n    user: {context}\ncurrent-context: {context}\nusers:\n- name: {context}\n  user:\n    token: test-token\n"
     )
-}
-
-/// The default ServiceAccount of `namespace`, naming `pull_secrets`.
-pub fn default_service_account(namespace: &str, pull_secrets: &[&str]) -> ServiceAccount {
-    ServiceAccount {
-        metadata: ObjectMeta {
-            name: Some("default".to_owned()),
-            namespace: Some(namespace.to_owned()),
-            resource_version: Some("4711".to_owned()),
-            ..ObjectMeta::default()
-        },
-        image_pull_secrets: (!pull_secrets.is_empty()).then(|| {
-            pull_secrets
-                .iter()
-                .map(|name| k8s_openapi::api::core::v1::LocalObjectReference {
-                    name: (*name).to_owned(),
-                })
-                .collect()
-        }),
-        ..ServiceAccount::default()
-    }
 }
