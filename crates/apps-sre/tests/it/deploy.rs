@@ -188,14 +188,14 @@ async fn app_syncs_its_secrets_then_upgrades_the_chart_with_the_ecr_image() {
         [app_upgrade(&workspace, &uri, "v3")]
     );
     // Before helm: the pull secret, attached, and the app's Secret, without Grafana's password.
-    let pull = crate::stored(cluster, &namespace, "secret", "ecr-pull");
+    let pull = cluster.stored(&namespace, "secret", "ecr-pull");
     assert_eq!(pull["type"], "kubernetes.io/dockerconfigjson");
     assert_eq!(
-        crate::stored(cluster, &namespace, "serviceaccount", "default")["imagePullSecrets"],
+        cluster.stored(&namespace, "serviceaccount", "default")["imagePullSecrets"],
         json!([{"name": "ecr-pull"}])
     );
     assert_eq!(
-        crate::stored(cluster, &namespace, "secret", "app-config")["data"],
+        cluster.stored(&namespace, "secret", "app-config")["data"],
         json!({"DATABASE_URL": b64("postgres://db")})
     );
     assert_no_canary(&workspace, &output);
@@ -240,7 +240,7 @@ async fn app_deploys_through_real_helm_its_pods_ready_and_an_unready_image_rolls
         .run(&["deploy", "app", "--tag", "v3", "--timeout", "120s"])
         .await;
     assert_exit(&output, 0);
-    let deployment = crate::stored(cluster, &namespace, "deployment", &workspace.project);
+    let deployment = cluster.stored(&namespace, "deployment", &workspace.project);
     assert_eq!(
         deployment["status"]["readyReplicas"], 2,
         "{}",
@@ -299,7 +299,7 @@ async fn app_deploys_through_real_helm_its_pods_ready_and_an_unready_image_rolls
             && last.contains("has been rolled back due to atomic being set"),
         "{last}"
     );
-    let deployment = crate::stored(cluster, &namespace, "deployment", &workspace.project);
+    let deployment = cluster.stored(&namespace, "deployment", &workspace.project);
     assert_eq!(
         deployment["spec"]["template"]["spec"]["containers"][0]["image"],
         format!("{uri}:v3")

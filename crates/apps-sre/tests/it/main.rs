@@ -125,6 +125,15 @@ impl Workspace {
         .expect("write kubeconfig");
     }
 
+    /// A workspace on the emulator whose context points at the real `cluster`, with its own
+    /// namespace (the project's) created there and its default ServiceAccount in place.
+    pub fn on_real_cluster(cluster: &TestCluster) -> Self {
+        let workspace = Self::on_emulator();
+        workspace.use_real_cluster(cluster);
+        create_namespace(cluster, &workspace.namespace());
+        workspace
+    }
+
     /// Points the kubeconfig's context `kind-<project>` at the real `cluster` (mode 0600).
     pub fn use_real_cluster(&self, cluster: &TestCluster) {
         use std::os::unix::fs::PermissionsExt;
@@ -324,11 +333,6 @@ pub fn create_namespace(cluster: &TestCluster, name: &str) {
         );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-}
-
-/// Object `kind/name` in `namespace` as the API server stores it, managed fields included.
-pub fn stored(cluster: &TestCluster, namespace: &str, kind: &str, name: &str) -> serde_json::Value {
-    cluster.stored(namespace, kind, name)
 }
 
 pub use shopstack_testkit::cluster::managers;

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::ecr::emulator_login;
 use crate::k8s::MockApi;
-use crate::{Workspace, assert_exit, b64, stderr, stdout, stored};
+use crate::{Workspace, assert_exit, b64, stderr, stdout};
 use shopstack_testkit::cluster::TestCluster;
 
 fn now() -> i64 {
@@ -57,9 +57,29 @@ fn put(cluster: &TestCluster, secret: &Secret) {
     );
 }
 
+/// Sets the `imagePullSecrets` of `namespace`'s default ServiceAccount to `names`, as another
+/// client would.
+fn set_pull_secrets(cluster: &TestCluster, namespace: &str, names: &[&str]) {
+    let secrets: Vec<serde_json::Value> = names.iter().map(|name| json!({"name": name})).collect();
+    let patch = json!({"imagePullSecrets": secrets}).to_string();
+    cluster.kubectl_ok(
+        &[
+            "-n",
+            namespace,
+            "patch",
+            "serviceaccount",
+            "default",
+            "--type=merge",
+            "-p",
+            &patch,
+        ],
+        "",
+    );
+}
+
 /// The `imagePullSecrets` names of `namespace`'s default ServiceAccount.
 fn attached(cluster: &TestCluster, namespace: &str) -> serde_json::Value {
-    stored(cluster, namespace, "serviceaccount", "default")["imagePullSecrets"].clone()
+    cluster.stored(namespace, "serviceaccount", "default")["imagePullSecrets"].clone()
 }
 
 #[tokio::test]
@@ -67,31 +87,17 @@ async fn a_missing_pull_secret_is_created_with_the_decoded_token_and_attached() 
     let Some(cluster) = crate::real_cluster() else {
         return;
     };
-    let workspace = Workspace::on_emulator();
+    let workspace = Workspace::on_real_cluster(cluster);
     let (registry, password, expires) = emulator_login(&workspace).await;
-    workspace.use_real_cluster(cluster);
     let namespace = workspace.namespace();
-    crate::create_namespace(cluster, &namespace);
-    cluster.kubectl_ok(
-        &[
-            "-n",
-            &namespace,
-            "patch",
-            "serviceaccount",
-            "default",
-            "--type=merge",
-            "-p",
-            r#"{"imagePullSecrets":[{"name":"other"}]}"#,
-        ],
-        "",
-    );
+    set_pull_secrets(cluster, &namespace, &["other"]);
 
     let before = now();
     let output = workspace.run(&["pull-secret"]).await;
     let after = now();
     assert_exit(&output, 0);
 
-    let secret = stored(cluster, &namespace, "secret", "ecr-pull");
+    let secret = cluster.stored(&namespace, "secret", "ecr-pull");
     let annotations = &secret["metadata"]["annotations"];
     let created: Timestamp = annotations["shopstack.io/token-created-at"]
         .as_str()
@@ -134,43 +140,29 @@ async fn a_fresh_pull_secret_gets_no_write() {
     let Some(cluster) = crate::real_cluster() else {
         return;
     };
-    let workspace = Workspace::on_emulator();
+    let workspace = Workspace::on_real_cluster(cluster);
     let (registry, _, _) = emulator_login(&workspace).await;
-    workspace.use_real_cluster(cluster);
     let namespace = workspace.namespace();
-    crate::create_namespace(cluster, &namespace);
     let now = now();
     put(
         cluster,
         &existing(&namespace, &registry, now - 3600, now + 11 * 3600),
     );
-    cluster.kubectl_ok(
-        &[
-            "-n",
-            &namespace,
-            "patch",
-            "serviceaccount",
-            "default",
-            "--type=merge",
-            "-p",
-            r#"{"imagePullSecrets":[{"name":"ecr-pull"}]}"#,
-        ],
-        "",
-    );
+    set_pull_secrets(cluster, &namespace, &["ecr-pull"]);
     let secret_version =
-        stored(cluster, &namespace, "secret", "ecr-pull")["metadata"]["resourceVersion"].clone();
+        cluster.stored(&namespace, "secret", "ecr-pull")["metadata"]["resourceVersion"].clone();
     let account_version =
-        stored(cluster, &namespace, "serviceaccount", "default")["metadata"]["resourceVersion"]
+        cluster.stored(&namespace, "serviceaccount", "default")["metadata"]["resourceVersion"]
             .clone();
 
     let output = workspace.run(&["pull-secret"]).await;
     assert_exit(&output, 0);
     assert_eq!(
-        stored(cluster, &namespace, "secret", "ecr-pull")["metadata"]["resourceVersion"],
+        cluster.stored(&namespace, "secret", "ecr-pull")["metadata"]["resourceVersion"],
         secret_version
     );
     assert_eq!(
-        stored(cluster, &namespace, "serviceaccount", "default")["metadata"]["resourceVersion"],
+        cluster.stored(&namespace, "serviceaccount", "default")["metadata"]["resourceVersion"],
         account_version
     );
     assert!(
@@ -213,7 +205,7 @@ async fn a_pull_secret_older_than_six_hours_is_refreshed_in_every_namespace() {
         .await;
     assert_exit(&output, 0);
     for namespace in &namespaces {
-        let secret = stored(cluster, namespace, "secret", "ecr-pull");
+        let secret = cluster.stored(namespace, "secret", "ecr-pull");
         let created: Timestamp = secret["metadata"]["annotations"]["shopstack.io/token-created-at"]
             .as_str()
             .expect("annotation")
@@ -252,11 +244,9 @@ async fn an_existing_opaque_ecr_pull_is_replaced_by_a_pull_secret() {
     let Some(cluster) = crate::real_cluster() else {
         return;
     };
-    let workspace = Workspace::on_emulator();
+    let workspace = Workspace::on_real_cluster(cluster);
     emulator_login(&workspace).await;
-    workspace.use_real_cluster(cluster);
     let namespace = workspace.namespace();
-    crate::create_namespace(cluster, &namespace);
     cluster.kubectl_ok(
         &[
             "-n",
@@ -271,7 +261,7 @@ async fn an_existing_opaque_ecr_pull_is_replaced_by_a_pull_secret() {
     );
     let output = workspace.run(&["pull-secret"]).await;
     assert_exit(&output, 0);
-    let secret = stored(cluster, &namespace, "secret", "ecr-pull");
+    let secret = cluster.stored(&namespace, "secret", "ecr-pull");
     assert_eq!(secret["type"], "kubernetes.io/dockerconfigjson");
 }
 

@@ -5,7 +5,7 @@
 use serde_json::json;
 use shopstack_testkit::ConnectionCounter;
 
-use crate::{CANARY, Workspace, assert_exit, b64, managers, stderr, stdout, stored};
+use crate::{CANARY, Workspace, assert_exit, b64, managers, stderr, stdout};
 
 const VALUE: &str = r#"{"DATABASE_URL":"postgres://db:5432/shop","API_TOKEN":"canary-3b9f27-hunter2","WORKERS":4,"GRAFANA_ADMIN_PASSWORD":"grafana-only"}"#;
 
@@ -24,16 +24,14 @@ async fn sync_applies_the_secret_as_base64_data_without_logging_values() {
     let Some(cluster) = crate::real_cluster() else {
         return;
     };
-    let workspace = Workspace::on_emulator();
+    let workspace = Workspace::on_real_cluster(cluster);
     workspace.put_app_secret(VALUE).await;
-    workspace.use_real_cluster(cluster);
     let namespace = workspace.namespace();
-    crate::create_namespace(cluster, &namespace);
 
     let output = workspace.run(&["secrets", "sync"]).await;
     assert_exit(&output, 0);
 
-    let secret = stored(cluster, &namespace, "secret", "app-config");
+    let secret = cluster.stored(&namespace, "secret", "app-config");
     assert_eq!(secret["type"], "Opaque");
     assert_eq!(
         secret["data"],
@@ -73,11 +71,9 @@ async fn an_unchanged_secret_gets_no_write() {
     let Some(cluster) = crate::real_cluster() else {
         return;
     };
-    let workspace = Workspace::on_emulator();
+    let workspace = Workspace::on_real_cluster(cluster);
     workspace.put_app_secret(VALUE).await;
-    workspace.use_real_cluster(cluster);
     let namespace = workspace.namespace();
-    crate::create_namespace(cluster, &namespace);
     assert_exit(&workspace.run(&["secrets", "sync"]).await, 0);
     // Added by someone else: not a difference.
     cluster.kubectl_ok(
@@ -91,11 +87,11 @@ async fn an_unchanged_secret_gets_no_write() {
         ],
         "",
     );
-    let before = stored(cluster, &namespace, "secret", "app-config");
+    let before = cluster.stored(&namespace, "secret", "app-config");
 
     let output = workspace.run(&["secrets", "sync"]).await;
     assert_exit(&output, 0);
-    let after = stored(cluster, &namespace, "secret", "app-config");
+    let after = cluster.stored(&namespace, "secret", "app-config");
     assert_eq!(
         after["metadata"]["resourceVersion"],
         before["metadata"]["resourceVersion"]
@@ -121,12 +117,12 @@ async fn a_changed_value_is_written_and_a_missing_namespace_created_first() {
         .run(&["secrets", "sync", "--namespace", &namespace])
         .await;
     assert_exit(&output, 0);
-    let created = stored(cluster, "default", "namespace", &namespace);
+    let created = cluster.stored("default", "namespace", &namespace);
     assert_eq!(
         created["metadata"]["labels"]["app.kubernetes.io/managed-by"],
         "shopstack"
     );
-    let secret = stored(cluster, &namespace, "secret", "app-config");
+    let secret = cluster.stored(&namespace, "secret", "app-config");
     assert_eq!(secret["data"]["API_TOKEN"], b64(CANARY));
 
     // A new value at the source is written over the old one.
@@ -143,7 +139,7 @@ async fn a_changed_value_is_written_and_a_missing_namespace_created_first() {
         .run(&["secrets", "sync", "--namespace", &namespace])
         .await;
     assert_exit(&output, 0);
-    let secret = stored(cluster, &namespace, "secret", "app-config");
+    let secret = cluster.stored(&namespace, "secret", "app-config");
     assert_eq!(secret["data"]["API_TOKEN"], b64("rotated"));
 }
 
@@ -153,11 +149,9 @@ async fn a_key_removed_at_the_source_is_removed_from_a_secret_kubectl_created() 
     let Some(cluster) = crate::real_cluster() else {
         return;
     };
-    let workspace = Workspace::on_emulator();
+    let workspace = Workspace::on_real_cluster(cluster);
     workspace.put_app_secret(r#"{"KEEP":"yes"}"#).await;
-    workspace.use_real_cluster(cluster);
     let namespace = workspace.namespace();
-    crate::create_namespace(cluster, &namespace);
     cluster.kubectl_ok(
         &[
             "-n",
@@ -173,7 +167,7 @@ async fn a_key_removed_at_the_source_is_removed_from_a_secret_kubectl_created() 
     );
     let output = workspace.run(&["secrets", "sync"]).await;
     assert_exit(&output, 0);
-    let secret = stored(cluster, &namespace, "secret", "app-config");
+    let secret = cluster.stored(&namespace, "secret", "app-config");
     assert_eq!(secret["data"], json!({"KEEP": b64("yes")}));
 }
 
