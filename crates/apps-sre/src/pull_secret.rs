@@ -13,7 +13,7 @@ use thiserror::Error;
 
 use crate::FIELD_MANAGER;
 use crate::ecr_login::RegistryLogin;
-use crate::secret_apply::{self, SecretApplyError};
+use crate::secret_apply::{self, Outcome, SecretApplyError};
 use cluster_gitops::kubeconfig::Connection;
 
 /// Name of the image pull Secret.
@@ -169,6 +169,8 @@ pub struct Report {
     pub namespace: String,
     /// The Secret's state before, which decided whether it was written.
     pub secret: Freshness,
+    /// What the write did, when there was one.
+    pub written: Option<Outcome>,
     /// Whether the default ServiceAccount was changed (or created) to name the Secret.
     pub attached: bool,
 }
@@ -183,16 +185,17 @@ pub async fn ensure(
 ) -> Result<Report, PullSecretError> {
     let existing = secret_apply::get(connection, namespace, SECRET_NAME).await?;
     let state = freshness(existing.as_ref(), &login.registry, now);
-    if state.needs_refresh() {
-        if existing.is_none() {
-            secret_apply::ensure_namespace(connection, namespace).await?;
-        }
-        secret_apply::apply(connection, &desired_secret(namespace, login, now)).await?;
-    }
+    let written = if state.needs_refresh() {
+        let desired = desired_secret(namespace, login, now);
+        Some(secret_apply::write(connection, existing.as_ref(), &desired).await?)
+    } else {
+        None
+    };
     let attached = attach(connection, namespace).await?;
     Ok(Report {
         namespace: namespace.to_owned(),
         secret: state,
+        written,
         attached,
     })
 }

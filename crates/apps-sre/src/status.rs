@@ -58,8 +58,11 @@ pub struct PodRow {
     pub ready_containers: String,
     /// Container restarts, summed.
     pub restarts: i32,
-    /// Running with every container ready, or completed.
+    /// Not a problem: running with every container ready, completed, or a pod on its way out
+    /// ([`PodRow::note`]).
     pub ok: bool,
+    /// Why a pod that is not running counts for nothing (`left behind`, `on its way out`).
+    pub note: Option<&'static str>,
 }
 
 /// Everything `status` shows.
@@ -94,12 +97,15 @@ impl Report {
         for pod in &self.pods {
             let _ = writeln!(
                 text,
-                "{:<8} {:<50} {:<20} ready {} restarts {}",
+                "{:<8} {:<50} {:<20} ready {} restarts {}{}",
                 "pod",
                 format!("{}/{}", pod.namespace, pod.name),
                 pod.state,
                 pod.ready_containers,
-                pod.restarts
+                pod.restarts,
+                pod.note
+                    .map(|note| format!(" ({note}, not counted)"))
+                    .unwrap_or_default()
             );
         }
         text
@@ -142,7 +148,9 @@ pub async fn pods(connection: &Connection, namespace: &str) -> Result<Vec<PodRow
         .collect())
 }
 
-/// Judges one pod: running with every container ready, or succeeded (a finished job).
+/// Judges one pod as kubectl shows it: running with every container ready, or completed (a
+/// finished job), is fine; an evicted pod is left behind by its controller, which has replaced
+/// it, and a terminating one is on its way out: both are shown but not counted.
 pub fn pod_row(namespace: &str, pod: &Pod) -> PodRow {
     let status = pod.status.as_ref();
     let phase = status
@@ -167,16 +175,27 @@ pub fn pod_row(namespace: &str, pod: &Pod) -> PodRow {
             .and_then(|state| state.waiting.as_ref())
             .and_then(|waiting| waiting.reason.clone())
     });
-    let ok = phase == "Succeeded" || (phase == "Running" && declared > 0 && ready == declared);
+    let reason = status.and_then(|status| status.reason.as_deref());
+    let (state, ok, note) = if pod.metadata.deletion_timestamp.is_some() {
+        ("Terminating".to_owned(), true, Some("on its way out"))
+    } else if phase == "Succeeded" {
+        ("Completed".to_owned(), true, None)
+    } else if phase == "Failed" && reason == Some("Evicted") {
+        ("Evicted".to_owned(), true, Some("left behind"))
+    } else {
+        let ok = phase == "Running" && declared > 0 && ready == declared;
+        (waiting.unwrap_or(phase), ok, None)
+    };
     PodRow {
         namespace: namespace.to_owned(),
         name: pod.metadata.name.clone().unwrap_or_default(),
-        state: waiting.unwrap_or(phase),
+        state,
         ready_containers: format!("{ready}/{declared}"),
         restarts: containers
             .iter()
             .map(|container| container.restart_count)
             .sum(),
         ok,
+        note,
     }
 }

@@ -300,14 +300,16 @@ fn run_kubeconfig(sh: &Shell, cluster: &ClusterRef, out: Option<&Path>) -> anyho
 async fn run_sync(cluster: &ClusterRef, dir: &Path, kube: &KubeArgs) -> anyhow::Result<Exit> {
     let manifests = sync::read_dir(dir).context("sync")?;
     let connection = target(cluster, kube).connect().await.context("sync")?;
-    let applied = tokio::time::timeout(kube.timeout, sync::apply(&connection, &manifests))
-        .await
-        .map_err(|_| validate::ValidateError::Timeout {
-            server: connection.server.clone(),
-            timeout: kube.timeout,
-        })
-        .context("sync")?
-        .context("sync")?;
+    let mut applied = Vec::new();
+    let result = tokio::time::timeout(
+        kube.timeout,
+        sync::apply(&connection, &manifests, &mut applied),
+    )
+    .await
+    .map_err(|_| validate::ValidateError::Timeout {
+        server: connection.server.clone(),
+        timeout: kube.timeout,
+    });
     for object in &applied {
         println!(
             "applied {} {} ({})",
@@ -316,6 +318,14 @@ async fn run_sync(cluster: &ClusterRef, dir: &Path, kube: &KubeArgs) -> anyhow::
             object.file.display()
         );
     }
+    let stopped = || match applied.len() {
+        0 => "sync".to_owned(),
+        count => format!(
+            "sync: stopped after {count} of {} objects (the applied ones are listed above)",
+            manifests.len()
+        ),
+    };
+    result.with_context(stopped)?.with_context(stopped)?;
     println!(
         "{} objects applied to {} (field manager {})",
         applied.len(),

@@ -55,6 +55,14 @@ pub enum KubeconfigError {
         #[source]
         source: Box<kube::Error>,
     },
+    /// The proxy for the context's server is not a URL (not shown: it may hold a password).
+    #[error(
+        "context \"{context}\": the proxy (the kubeconfig's proxy-url or HTTPS_PROXY) is not a URL"
+    )]
+    Proxy {
+        /// The context.
+        context: String,
+    },
     /// A file's permissions could not be read or set.
     #[error("{}: cannot set mode 0600", path.display())]
     Permissions {
@@ -132,11 +140,12 @@ impl Target {
                     .collect(),
             });
         }
+        let explicit_proxy = cluster_proxy_url(&kubeconfig, &self.context);
         let options = KubeConfigOptions {
             context: Some(self.context.clone()),
             ..KubeConfigOptions::default()
         };
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
             .await
             .map_err(|source| KubeconfigError::Context {
                 what,
@@ -148,6 +157,18 @@ impl Target {
             .to_string()
             .trim_end_matches('/')
             .to_owned();
+        let host = config.cluster_url.host().unwrap_or_default().to_owned();
+        let port = config.cluster_url.port_u16().unwrap_or(443);
+        // kube takes HTTPS_PROXY for every server; kubectl skips it for loopback and NO_PROXY.
+        config.proxy_url = crate::proxy::for_host(&host, port, explicit_proxy.as_deref(), |name| {
+            std::env::var(name).ok()
+        })
+        .map(|url| {
+            url.parse().map_err(|_| KubeconfigError::Proxy {
+                context: self.context.clone(),
+            })
+        })
+        .transpose()?;
         let client = kube::Client::try_from(config).map_err(|source| KubeconfigError::Client {
             context: self.context.clone(),
             source: Box::new(source),
@@ -158,6 +179,26 @@ impl Target {
             context: self.context.clone(),
         })
     }
+}
+
+/// The `proxy-url` of the cluster that `context` names, when the kubeconfig sets one.
+fn cluster_proxy_url(kubeconfig: &Kubeconfig, context: &str) -> Option<String> {
+    let cluster = kubeconfig
+        .contexts
+        .iter()
+        .find(|named| named.name == context)?
+        .context
+        .as_ref()?
+        .cluster
+        .clone();
+    kubeconfig
+        .clusters
+        .iter()
+        .find(|named| named.name == cluster)?
+        .cluster
+        .as_ref()?
+        .proxy_url
+        .clone()
 }
 
 /// Every kubeconfig file in use: the entries of `KUBECONFIG`, else `~/.kube/config`.

@@ -5,6 +5,7 @@ pub mod cluster;
 pub mod kind;
 pub mod kind_config;
 pub mod kubeconfig;
+pub mod proxy;
 pub mod repeat;
 pub mod spec;
 pub mod sync;

@@ -1,8 +1,10 @@
 //! GitOps sync: server-side apply (field manager `shopstack`) of every manifest in a directory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::{GroupVersion, GroupVersionKind};
 use kube::discovery::{self, ApiCapabilities, ApiResource, Scope};
@@ -76,6 +78,27 @@ pub enum SyncError {
         /// The API server.
         server: String,
     },
+    /// A CustomResourceDefinition did not become Established in time, or its names were refused.
+    #[error("customresourcedefinition {name} on {server}: {message}")]
+    CrdNotEstablished {
+        /// The CRD's name.
+        name: String,
+        /// The API server.
+        server: String,
+        /// What its conditions say.
+        message: String,
+    },
+    /// Reading a CustomResourceDefinition back failed.
+    #[error("read customresourcedefinition {name} from {server}")]
+    CrdRead {
+        /// The CRD's name.
+        name: String,
+        /// The API server.
+        server: String,
+        /// Why.
+        #[source]
+        source: Box<kube::Error>,
+    },
     /// The API server refused the apply.
     #[error("{}: document {document}: apply {kind} {name}", file.display())]
     Apply {
@@ -130,9 +153,11 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Manifest>, SyncError> {
             source,
         })?;
         let documents: Vec<serde_json::Value> =
-            serde_saphyr::from_multiple(&text).map_err(|error| SyncError::Parse {
-                file: file.clone(),
-                message: error.without_snippet().to_string().replace('\n', " "),
+            serde_saphyr::from_multiple_with_options(&text, kubectl_yaml()).map_err(|error| {
+                SyncError::Parse {
+                    file: file.clone(),
+                    message: error.without_snippet().to_string().replace('\n', " "),
+                }
             })?;
         for (index, document) in documents.into_iter().enumerate() {
             if document.is_null() {
@@ -155,6 +180,37 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Manifest>, SyncError> {
     Ok(manifests)
 }
 
+/// YAML as kubectl reads manifests (go-yaml, YAML 1.1): `0644` is octal, 420.
+fn kubectl_yaml() -> serde_saphyr::Options {
+    serde_saphyr::options! { legacy_octal_numbers: true }
+}
+
+/// The fields the API server sets, which kubectl's exported YAML carries and an apply must not
+/// send: a stale `resourceVersion` or `uid` makes the apply conflict, and `managedFields`,
+/// `creationTimestamp` and `status` are not the writer's to set.
+const SERVER_FIELDS: [&str; 6] = [
+    "resourceVersion",
+    "uid",
+    "managedFields",
+    "creationTimestamp",
+    "generation",
+    "selfLink",
+];
+
+fn strip_server_fields(value: &mut serde_json::Value) {
+    if let Some(object) = value.as_object_mut() {
+        object.remove("status");
+        if let Some(metadata) = object
+            .get_mut("metadata")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            for field in SERVER_FIELDS {
+                metadata.remove(field);
+            }
+        }
+    }
+}
+
 fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), SyncError> {
     let read_error = |source| SyncError::Read {
         path: dir.to_path_buf(),
@@ -175,7 +231,11 @@ fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), SyncError> 
     Ok(())
 }
 
-fn manifest(file: &Path, document: usize, value: serde_json::Value) -> Result<Manifest, SyncError> {
+fn manifest(
+    file: &Path,
+    document: usize,
+    mut value: serde_json::Value,
+) -> Result<Manifest, SyncError> {
     let invalid = |message: String| SyncError::Invalid {
         file: file.to_path_buf(),
         document,
@@ -207,6 +267,7 @@ fn manifest(file: &Path, document: usize, value: serde_json::Value) -> Result<Ma
         None => ("", api_version.as_str()),
     };
     let gvk = GroupVersionKind::gvk(group, version, &kind);
+    strip_server_fields(&mut value);
     let object: DynamicObject =
         serde_json::from_value(value).map_err(|error| invalid(format!("{kind}: {error}")))?;
     Ok(Manifest {
@@ -217,50 +278,42 @@ fn manifest(file: &Path, document: usize, value: serde_json::Value) -> Result<Ma
     })
 }
 
-/// Applies every manifest in order, resolving each kind once through discovery; stops at the
-/// first refusal.
+/// How long a CustomResourceDefinition may take to become Established.
+const CRD_ESTABLISH_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long discovery may take to serve a group whose CRDs this sync just applied.
+const CRD_DISCOVERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an aggregated API that answers 503 (not available yet) is asked again.
+const UNAVAILABLE_RETRY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Pause between reads while waiting.
+const POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Applies every manifest in order, resolving each kind once through discovery, and pushes each
+/// applied object onto `applied` as it goes (what was applied before a failure stays there);
+/// stops at the first refusal. CRDs are waited for until Established before any object after
+/// them, so that their custom resources apply in the same sync.
 pub async fn apply(
     connection: &Connection,
     manifests: &[Manifest],
-) -> Result<Vec<Applied>, SyncError> {
-    // Discovery once per group version: the resources it serves, with their scope.
-    let mut served: BTreeMap<String, Vec<(ApiResource, ApiCapabilities)>> = BTreeMap::new();
+    applied: &mut Vec<Applied>,
+) -> Result<(), SyncError> {
+    let mut discovery = Discovery::default();
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    let mut applied = Vec::new();
+    // CRDs applied and not yet seen Established; the groups they define.
+    let mut pending_crds: Vec<String> = Vec::new();
+    let mut crd_groups: BTreeSet<String> = BTreeSet::new();
     for manifest in manifests {
-        let api_version = manifest.gvk.api_version();
-        if !served.contains_key(&api_version) {
-            let group_version = GroupVersion::gv(&manifest.gvk.group, &manifest.gvk.version);
-            let group = discovery::pinned_group(&connection.client, &group_version)
-                .await
-                .map_err(|source| SyncError::Discovery {
-                    file: manifest.file.clone(),
-                    document: manifest.document,
-                    api_version: api_version.clone(),
-                    server: connection.server.clone(),
-                    source: Box::new(source),
-                })?;
-            served.insert(
-                api_version.clone(),
-                group.versioned_resources(&manifest.gvk.version),
-            );
+        let is_crd = is_crd(&manifest.gvk);
+        if !is_crd && !pending_crds.is_empty() {
+            for name in pending_crds.drain(..) {
+                wait_established(connection, &name).await?;
+            }
         }
-        let (resource, capabilities) = served
-            .get(&api_version)
-            .and_then(|resources| {
-                resources
-                    .iter()
-                    .find(|(resource, _)| resource.kind == manifest.gvk.kind)
-            })
-            .cloned()
-            .ok_or_else(|| SyncError::UnknownKind {
-                file: manifest.file.clone(),
-                document: manifest.document,
-                api_version: api_version.clone(),
-                kind: manifest.gvk.kind.clone(),
-                server: connection.server.clone(),
-            })?;
-        let scope = capabilities.scope;
+        let patience = if crd_groups.contains(&manifest.gvk.group) {
+            CRD_DISCOVERY_TIMEOUT
+        } else {
+            Duration::ZERO
+        };
+        let (resource, scope) = discovery.resolve(connection, manifest, patience).await?;
         let name = manifest.object.metadata.name.clone().unwrap_or_default();
         let (api, shown): (Api<DynamicObject>, String) = match scope {
             Scope::Namespaced => {
@@ -289,13 +342,149 @@ pub async fn apply(
                 name: shown.clone(),
                 source: Box::new(source),
             })?;
+        if is_crd {
+            pending_crds.push(name);
+            if let Some(group) = manifest.object.data["spec"]["group"].as_str() {
+                crd_groups.insert(group.to_owned());
+            }
+        }
         applied.push(Applied {
             kind: manifest.gvk.kind.clone(),
             name: shown,
             file: manifest.file.clone(),
         });
     }
-    Ok(applied)
+    for name in pending_crds {
+        wait_established(connection, &name).await?;
+    }
+    Ok(())
+}
+
+fn is_crd(gvk: &GroupVersionKind) -> bool {
+    gvk.group == "apiextensions.k8s.io" && gvk.kind == "CustomResourceDefinition"
+}
+
+/// Waits until CRD `name` is `Established` with its names accepted; a refusal of its names (a
+/// conflict with another CRD's) fails at once with the API server's message.
+async fn wait_established(connection: &Connection, name: &str) -> Result<(), SyncError> {
+    let api: Api<CustomResourceDefinition> = Api::all(connection.client.clone());
+    let deadline = tokio::time::Instant::now() + CRD_ESTABLISH_TIMEOUT;
+    loop {
+        let crd = api.get(name).await.map_err(|source| SyncError::CrdRead {
+            name: name.to_owned(),
+            server: connection.server.clone(),
+            source: Box::new(source),
+        })?;
+        let conditions = crd
+            .status
+            .and_then(|status| status.conditions)
+            .unwrap_or_default();
+        let condition = |kind: &str| conditions.iter().find(|condition| condition.type_ == kind);
+        let is_true =
+            |kind: &str| condition(kind).is_some_and(|condition| condition.status == "True");
+        let not_established = |message: String| SyncError::CrdNotEstablished {
+            name: name.to_owned(),
+            server: connection.server.clone(),
+            message,
+        };
+        if let Some(refused) = condition("NamesAccepted").filter(|c| c.status == "False") {
+            return Err(not_established(format!(
+                "names not accepted: {}",
+                refused.message.as_deref().unwrap_or("no reason given")
+            )));
+        }
+        if is_true("Established") && is_true("NamesAccepted") {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let shown: Vec<String> = conditions
+                .iter()
+                .map(|condition| format!("{}={}", condition.type_, condition.status))
+                .collect();
+            return Err(not_established(format!(
+                "not Established after {}s (conditions: {})",
+                CRD_ESTABLISH_TIMEOUT.as_secs(),
+                if shown.is_empty() {
+                    "none".to_owned()
+                } else {
+                    shown.join(", ")
+                }
+            )));
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// Discovery once per group version: the resources each serves, with their scope.
+#[derive(Default)]
+struct Discovery {
+    served: BTreeMap<String, Vec<(ApiResource, ApiCapabilities)>>,
+}
+
+impl Discovery {
+    /// The resource and scope of `manifest`'s kind. A group version not served yet (404) or a
+    /// kind missing from it is asked again for up to `patience` (the group of a CRD just
+    /// applied); an aggregated API still starting (503) for a few seconds.
+    async fn resolve(
+        &mut self,
+        connection: &Connection,
+        manifest: &Manifest,
+        patience: Duration,
+    ) -> Result<(ApiResource, Scope), SyncError> {
+        let api_version = manifest.gvk.api_version();
+        let deadline = tokio::time::Instant::now() + patience;
+        let unavailable_deadline = tokio::time::Instant::now() + UNAVAILABLE_RETRY_TIMEOUT;
+        loop {
+            let now = tokio::time::Instant::now();
+            if !self.served.contains_key(&api_version) {
+                let group_version = GroupVersion::gv(&manifest.gvk.group, &manifest.gvk.version);
+                match discovery::pinned_group(&connection.client, &group_version).await {
+                    Ok(group) => {
+                        self.served.insert(
+                            api_version.clone(),
+                            group.versioned_resources(&manifest.gvk.version),
+                        );
+                    }
+                    Err(kube::Error::Api(status))
+                        if (status.code == 404 && now < deadline)
+                            || (status.code == 503 && now < unavailable_deadline) =>
+                    {
+                        tokio::time::sleep(POLL_INTERVAL).await;
+                        continue;
+                    }
+                    Err(source) => {
+                        return Err(SyncError::Discovery {
+                            file: manifest.file.clone(),
+                            document: manifest.document,
+                            api_version,
+                            server: connection.server.clone(),
+                            source: Box::new(source),
+                        });
+                    }
+                }
+            }
+            let found = self.served.get(&api_version).and_then(|resources| {
+                resources
+                    .iter()
+                    .find(|(resource, _)| resource.kind == manifest.gvk.kind)
+            });
+            if let Some((resource, capabilities)) = found {
+                return Ok((resource.clone(), capabilities.scope.clone()));
+            }
+            if now >= deadline {
+                return Err(SyncError::UnknownKind {
+                    file: manifest.file.clone(),
+                    document: manifest.document,
+                    api_version,
+                    kind: manifest.gvk.kind.clone(),
+                    server: connection.server.clone(),
+                });
+            }
+            // Served, but without this kind yet: discover the group version again.
+            self.served.remove(&api_version);
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -173,7 +173,7 @@ impl Config {
         let checker = Checker { path, text };
         let raw: RawConfig = toml::from_str(text).map_err(|error| ConfigError::Invalid {
             location: Location::at(path, text, error.span()),
-            message: error.message().trim_end().replace('\n', " "),
+            message: decode_message(&error),
         })?;
         checker.validate(raw)
     }
@@ -192,6 +192,24 @@ impl Config {
     /// Resource names of environment `environment` in account `account_id`.
     pub fn names(&self, environment: &Environment, account_id: &str) -> Names {
         Names::new(&self.project, &environment.name, account_id)
+    }
+}
+
+/// toml's message, one line, led by the dotted path of the key it is about (`project.name:
+/// invalid type: …`) when toml knows it.
+fn decode_message(error: &toml::de::Error) -> String {
+    let message = error.message().trim_end().replace('\n', " ");
+    // toml names the key only in its display without the input (no snippet).
+    let mut plain = error.clone();
+    plain.set_input(None);
+    let path = plain.to_string().lines().rev().find_map(|line| {
+        line.strip_prefix("in `")
+            .and_then(|rest| rest.strip_suffix('`'))
+            .map(str::to_owned)
+    });
+    match path {
+        Some(path) if !path.is_empty() => format!("{path}: {message}"),
+        _ => message,
     }
 }
 
@@ -505,6 +523,32 @@ account_id = "111122223333"
         let dev = config.environment("dev").expect("declared");
         assert_eq!(dev.account_id.as_deref(), Some("111122223333"));
         assert_eq!(dev.endpoint, None);
+    }
+
+    #[test]
+    fn a_type_error_names_the_field_by_its_path() {
+        let cases = [
+            (
+                "[project]\nname = 5\n\n[github]\nrepositories = [\"acme/infra\"]\n",
+                "shopstack.toml:2:8: project.name: invalid type: integer `5`, expected a string",
+            ),
+            (
+                "[project]\nname = \"shop\"\n\n[github]\nrepositories = \"acme/infra\"\n",
+                "shopstack.toml:5:16: github.repositories: invalid type: string \"acme/infra\", expected a sequence",
+            ),
+            (
+                "[project]\nname = \"shop\"\n\n[github]\nrepositories = [\"acme/infra\"]\n\n[environments.dev]\nregion = 1\n",
+                "shopstack.toml:8:10: environments.dev.region: invalid type: integer `1`, expected a string",
+            ),
+        ];
+        let failures: Vec<String> = cases
+            .iter()
+            .filter_map(|(text, want)| {
+                let got = parse(text).unwrap_err();
+                (got != *want).then(|| format!("want {want}\n got {got}"))
+            })
+            .collect();
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 
     #[test]

@@ -239,7 +239,6 @@ async fn a_pull_secret_in_a_namespace_it_creates_is_attached_while_the_controlle
 }
 
 #[tokio::test]
-#[ignore = "issue 14: an existing Opaque ecr-pull is patched to another type, which the API server refuses (type is immutable)"]
 async fn an_existing_opaque_ecr_pull_is_replaced_by_a_pull_secret() {
     let Some(cluster) = crate::real_cluster() else {
         return;
@@ -259,10 +258,27 @@ async fn an_existing_opaque_ecr_pull_is_replaced_by_a_pull_secret() {
         ],
         "",
     );
+    let before = cluster.stored(&namespace, "secret", "ecr-pull");
     let output = workspace.run(&["pull-secret"]).await;
     assert_exit(&output, 0);
+    assert!(
+        stdout(&output).contains("ecr-pull: replaced (it was of type Opaque) for "),
+        "{}",
+        stdout(&output)
+    );
     let secret = cluster.stored(&namespace, "secret", "ecr-pull");
     assert_eq!(secret["type"], "kubernetes.io/dockerconfigjson");
+    assert_ne!(secret["metadata"]["uid"], before["metadata"]["uid"]);
+    let keys: Vec<&String> = secret["data"].as_object().expect("data").keys().collect();
+    assert_eq!(keys, [".dockerconfigjson"]);
+
+    // Replaced once: the next run (the emulator's tokens always expire within 6 hours, so it
+    // refreshes) changes that Secret in place.
+    let output = workspace.run(&["pull-secret"]).await;
+    assert_exit(&output, 0);
+    assert!(!stdout(&output).contains("replaced"), "{}", stdout(&output));
+    let again = cluster.stored(&namespace, "secret", "ecr-pull");
+    assert_eq!(again["metadata"]["uid"], secret["metadata"]["uid"]);
 }
 
 /// On a real cluster the service-account controller re-creates `default` within moments of its

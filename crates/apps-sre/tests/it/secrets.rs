@@ -9,6 +9,11 @@ use crate::{CANARY, Workspace, assert_exit, b64, managers, stderr, stdout};
 
 const VALUE: &str = r#"{"DATABASE_URL":"postgres://db:5432/shop","API_TOKEN":"canary-3b9f27-hunter2","WORKERS":4,"GRAFANA_ADMIN_PASSWORD":"grafana-only"}"#;
 
+/// Asserts that the command's standard output holds `text`.
+fn assert_says(output: &std::process::Output, text: &str) {
+    assert!(stdout(output).contains(text), "{}", stdout(output));
+}
+
 /// A workspace on the emulator with the app secret set to `value`, its kubeconfig on a server
 /// that counts connections (and must see none).
 async fn setup_unreachable(value: &str) -> (Workspace, ConnectionCounter) {
@@ -96,11 +101,7 @@ async fn an_unchanged_secret_gets_no_write() {
         after["metadata"]["resourceVersion"],
         before["metadata"]["resourceVersion"]
     );
-    assert!(
-        stdout(&output).contains("app-config unchanged"),
-        "{}",
-        stdout(&output)
-    );
+    assert_says(&output, "app-config unchanged");
 }
 
 #[tokio::test]
@@ -144,7 +145,6 @@ async fn a_changed_value_is_written_and_a_missing_namespace_created_first() {
 }
 
 #[tokio::test]
-#[ignore = "issue 14: server-side apply keeps a key another field manager (kubectl) created after it is removed at the source"]
 async fn a_key_removed_at_the_source_is_removed_from_a_secret_kubectl_created() {
     let Some(cluster) = crate::real_cluster() else {
         return;
@@ -167,8 +167,74 @@ async fn a_key_removed_at_the_source_is_removed_from_a_secret_kubectl_created() 
     );
     let output = workspace.run(&["secrets", "sync"]).await;
     assert_exit(&output, 0);
+    assert_says(&output, "app-config updated");
     let secret = cluster.stored(&namespace, "secret", "app-config");
     assert_eq!(secret["data"], json!({"KEEP": b64("yes")}));
+
+    // Converged: the next run writes nothing.
+    let output = workspace.run(&["secrets", "sync"]).await;
+    assert_says(&output, "app-config unchanged");
+    let again = cluster.stored(&namespace, "secret", "app-config");
+    assert_eq!(
+        again["metadata"]["resourceVersion"],
+        secret["metadata"]["resourceVersion"]
+    );
+}
+
+/// Creates Secret `app-config` in `namespace` with kubectl, `rest` holding its other fields.
+fn create_secret_with_kubectl(
+    cluster: &shopstack_testkit::cluster::TestCluster,
+    namespace: &str,
+    rest: &str,
+) {
+    cluster.kubectl_ok(
+        &["-n", namespace, "create", "-f", "-"],
+        &format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: app-config\n{rest}"),
+    );
+}
+
+#[tokio::test]
+async fn an_immutable_or_other_typed_secret_is_replaced_with_a_note_and_then_left_alone() {
+    let Some(cluster) = crate::real_cluster() else {
+        return;
+    };
+    for (rest, note) in [
+        (
+            "immutable: true\ndata:\n  KEEP: b2xk\n",
+            "replaced (it was immutable)",
+        ),
+        (
+            "type: example.com/custom\ndata:\n  KEEP: eWVz\n",
+            "replaced (it was of type example.com/custom)",
+        ),
+    ] {
+        let workspace = Workspace::on_real_cluster(cluster);
+        workspace.put_app_secret(r#"{"KEEP":"yes"}"#).await;
+        let namespace = workspace.namespace();
+        create_secret_with_kubectl(cluster, &namespace, rest);
+        let before = cluster.stored(&namespace, "secret", "app-config");
+
+        let output = workspace.run(&["secrets", "sync"]).await;
+        assert_exit(&output, 0);
+        assert_eq!(
+            stdout(&output),
+            format!(
+                "secret {namespace}/app-config {note} from {} (1 key)\n",
+                workspace.names().app_secret()
+            )
+        );
+        let secret = cluster.stored(&namespace, "secret", "app-config");
+        assert_ne!(
+            secret["metadata"]["uid"], before["metadata"]["uid"],
+            "{note}"
+        );
+        assert_eq!(secret["type"], "Opaque");
+        assert_eq!(secret.get("immutable"), None, "{secret}");
+        assert_eq!(secret["data"], json!({"KEEP": b64("yes")}));
+
+        let output = workspace.run(&["secrets", "sync"]).await;
+        assert_says(&output, "app-config unchanged");
+    }
 }
 
 #[tokio::test]
@@ -188,19 +254,21 @@ async fn a_non_object_secret_is_one_line_and_nothing_is_sent_to_the_cluster() {
 
 #[tokio::test]
 async fn an_invalid_key_is_named_and_nothing_is_sent_to_the_cluster() {
-    let (workspace, counter) = setup_unreachable(&format!(r#"{{"db/url":"{CANARY}"}}"#)).await;
-    let output = workspace.run(&["secrets", "sync"]).await;
-    assert_exit(&output, 1);
-    let error = stderr(&output);
-    assert_eq!(
-        error,
-        format!(
-            "error: secret {}: key \"db/url\" is not a valid Kubernetes Secret key (1 to 253 letters, digits, '-', '_' or '.')\n",
-            workspace.names().app_secret()
-        )
-    );
-    assert!(!error.contains(CANARY));
-    assert_eq!(counter.connections(), 0);
+    for key in ["db/url", "..data"] {
+        let (workspace, counter) = setup_unreachable(&format!(r#"{{"{key}":"{CANARY}"}}"#)).await;
+        let output = workspace.run(&["secrets", "sync"]).await;
+        assert_exit(&output, 1);
+        let error = stderr(&output);
+        assert_eq!(
+            error,
+            format!(
+                "error: secret {}: key \"{key}\" is not a valid Kubernetes Secret key (1 to 253 letters, digits, '-', '_' or '.', not starting with '..')\n",
+                workspace.names().app_secret()
+            )
+        );
+        assert!(!error.contains(CANARY));
+        assert_eq!(counter.connections(), 0, "{key}");
+    }
 }
 
 #[tokio::test]

@@ -118,6 +118,119 @@ async fn status_reads_the_real_releases_and_pods_and_fails_naming_what_is_not_re
         "{table}"
     );
 
+    // Pods left behind count for nothing: a finished one, an evicted one (its status written as
+    // the kubelet writes an eviction, on a node that does not exist so that no kubelet rewrites
+    // it), and one held in Terminating by a finalizer.
+    cluster.kubectl_ok(
+        &["apply", "-f", "-"],
+        &format!(
+            "apiVersion: v1
+kind: Pod
+metadata:
+  name: finished
+  namespace: {project}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: job
+    image: {BUSYBOX_IMAGE}
+    imagePullPolicy: IfNotPresent
+    command: [\"/bin/true\"]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: evicted
+  namespace: {project}
+spec:
+  nodeName: shopstack-gone-node
+  containers:
+  - name: app
+    image: {BUSYBOX_IMAGE}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: leaving
+  namespace: {project}
+  finalizers: [shopstack.io/test-hold]
+spec:
+  nodeName: shopstack-gone-node
+  containers:
+  - name: app
+    image: {BUSYBOX_IMAGE}
+"
+        ),
+    );
+    cluster.kubectl_ok(
+        &[
+            "-n",
+            &project,
+            "patch",
+            "pod",
+            "evicted",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"phase":"Failed","reason":"Evicted","message":"The node was low on resource: memory."}}"#,
+        ],
+        "",
+    );
+    cluster.kubectl_ok(
+        &["-n", &project, "delete", "pod", "leaving", "--wait=false"],
+        "",
+    );
+    cluster.kubectl_ok(
+        &[
+            "-n",
+            &project,
+            "wait",
+            "--for=jsonpath={.status.phase}=Succeeded",
+            "pod/finished",
+            "--timeout=60s",
+        ],
+        "",
+    );
+    let output = workspace.run(&["status"]).await;
+    let table = stdout(&output);
+    let row = |name: &str| {
+        table
+            .lines()
+            .find(|line| line.contains(&format!("{project}/{name} ")))
+            .map(|line| {
+                line.split_whitespace()
+                    .skip(2)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(row("finished"), "Completed ready 0/1 restarts 0", "{table}");
+    assert_eq!(
+        row("evicted"),
+        "Evicted ready 0/1 restarts 0 (left behind, not counted)",
+        "{table}"
+    );
+    assert!(
+        row("leaving")
+            .starts_with("Terminating ready 0/1 restarts 0 (on its way out, not counted)"),
+        "{table}"
+    );
+    assert_exit(&output, 0);
+    cluster.kubectl_ok(
+        &[
+            "-n",
+            &project,
+            "patch",
+            "pod",
+            "leaving",
+            "--type=merge",
+            "-p",
+            r#"{"metadata":{"finalizers":null}}"#,
+        ],
+        "",
+    );
+
     // A pod that never gets ready, and the observability release gone.
     cluster.kubectl_ok(
         &["apply", "-f", "-"],

@@ -6,6 +6,7 @@ mod config_errors;
 mod create;
 mod e2e;
 mod kubeconfig;
+mod proxy;
 mod repeat;
 mod sync;
 mod tools;

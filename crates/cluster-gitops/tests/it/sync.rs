@@ -193,7 +193,6 @@ spec:
 }
 
 #[tokio::test]
-#[ignore = "issue 14: sync discovers a CRD's group before the API server has Established it (404)"]
 async fn a_crd_and_its_custom_resource_apply_in_one_sync() {
     let Some(cluster) = crate::real_cluster() else {
         return;
@@ -209,10 +208,157 @@ async fn a_crd_and_its_custom_resource_apply_in_one_sync() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let widget = cluster.stored("sync-crd", "widgets.example.shopstack.io", "first");
     assert_eq!(widget["spec"]["size"], 3);
+    let crd = cluster.stored("default", "crd", "widgets.example.shopstack.io");
+    let established = crd["status"]["conditions"]
+        .as_array()
+        .expect("conditions")
+        .iter()
+        .any(|condition| condition["type"] == "Established" && condition["status"] == "True");
+    assert!(established, "{crd}");
+    assert!(
+        stdout(&output).contains("applied Widget sync-crd/first"),
+        "{}",
+        stdout(&output)
+    );
 }
 
 #[tokio::test]
-#[ignore = "issue 14: YAML 1.1 octal (defaultMode: 0644) is refused instead of read as 420"]
+async fn a_crd_whose_names_another_crd_holds_is_named_with_the_api_servers_reason() {
+    let Some(cluster) = crate::real_cluster() else {
+        return;
+    };
+    // The same plural and kind in the same group under another name: the API server refuses
+    // the names (NamesAccepted=False), and the CRD never becomes Established.
+    let first = crd_and_resource("default")
+        .split("---")
+        .next()
+        .expect("crd")
+        .replace("example.shopstack.io", "names.shopstack.io");
+    let second = first
+        .replace(
+            "name: widgets.names.shopstack.io",
+            "name: gadgets.names.shopstack.io",
+        )
+        .replace("plural: widgets", "plural: gadgets")
+        .replace("singular: widget", "singular: gadget");
+    let workspace = workspace_with_manifests(cluster, &[("first.yaml", first)]);
+    let output = workspace.run(&["sync", "manifests"]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    write_manifests(&workspace, &[("first.yaml", second)]);
+    let output = workspace.run(&["sync", "manifests"]).await;
+    assert_eq!(output.status.code(), Some(1));
+    let error = stderr(&output);
+    assert!(
+        error.starts_with(&format!(
+            "error: sync: stopped after 1 of 1 objects (the applied ones are listed above): customresourcedefinition gadgets.names.shopstack.io on {}: names not accepted: ",
+            cluster.server()
+        )) && error.contains("Widget"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_manifest_exported_by_kubectl_applies_without_its_server_fields() {
+    let Some(cluster) = crate::real_cluster() else {
+        return;
+    };
+    let config_map = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: exported\n  namespace: sync-export\ndata:\n  LEVEL: info\n";
+    let workspace = workspace_with_manifests(
+        cluster,
+        &[
+            ("namespace.yaml", namespace("sync-export")),
+            ("config.yaml", config_map.to_owned()),
+        ],
+    );
+    assert_eq!(
+        workspace.run(&["sync", "manifests"]).await.status.code(),
+        Some(0)
+    );
+    // What `kubectl get -o yaml` prints, edited, with a resource version that is stale by now.
+    let exported = cluster.kubectl_ok(
+        &[
+            "-n",
+            "sync-export",
+            "get",
+            "configmap",
+            "exported",
+            "-o",
+            "yaml",
+            "--show-managed-fields",
+        ],
+        "",
+    );
+    for field in [
+        "resourceVersion:",
+        "uid:",
+        "managedFields:",
+        "creationTimestamp:",
+    ] {
+        assert!(exported.contains(field), "{field} not in {exported}");
+    }
+    cluster.kubectl_ok(
+        &[
+            "-n",
+            "sync-export",
+            "annotate",
+            "configmap",
+            "exported",
+            "touched=yes",
+        ],
+        "",
+    );
+    write_manifests(
+        &workspace,
+        &[(
+            "config.yaml",
+            exported.replace("LEVEL: info", "LEVEL: debug"),
+        )],
+    );
+    let output = workspace.run(&["sync", "manifests"]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let stored = cluster.stored("sync-export", "configmap", "exported");
+    assert_eq!(stored["data"]["LEVEL"], "debug");
+}
+
+#[tokio::test]
+async fn a_refused_apply_says_which_objects_were_applied_before_it() {
+    let Some(cluster) = crate::real_cluster() else {
+        return;
+    };
+    // A Deployment without a selector: the API server refuses it (422).
+    let broken = format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: broken\n  namespace: sync-partial\nspec:\n  template:\n    metadata:\n      labels: {{app: broken}}\n    spec:\n      containers:\n        - name: web\n          image: {BUSYBOX_IMAGE}\n"
+    );
+    let workspace = workspace_with_manifests(
+        cluster,
+        &[
+            ("a-namespace.yaml", namespace("sync-partial")),
+            (
+                "b-config.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: first\n  namespace: sync-partial\n".to_owned(),
+            ),
+            ("c-broken.yaml", broken),
+        ],
+    );
+    let output = workspace.run(&["sync", "manifests"]).await;
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stdout(&output),
+        "applied Namespace sync-partial (manifests/a-namespace.yaml)\napplied ConfigMap sync-partial/first (manifests/b-config.yaml)\n"
+    );
+    let error = stderr(&output);
+    assert!(
+        error.starts_with("error: sync: stopped after 2 of 3 objects (the applied ones are listed above): manifests/c-broken.yaml: document 1: apply Deployment sync-partial/broken: "),
+        "{error}"
+    );
+    assert_eq!(error.lines().count(), 1, "{error}");
+    assert_eq!(
+        cluster.stored("sync-partial", "configmap", "first")["metadata"]["name"],
+        "first"
+    );
+}
+
+#[tokio::test]
 async fn an_octal_default_mode_is_read_as_kubectl_reads_it() {
     let Some(cluster) = crate::real_cluster() else {
         return;

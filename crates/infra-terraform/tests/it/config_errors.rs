@@ -25,13 +25,13 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>, &'static str)> {
             "unknown key",
             "[project]\nnmae = \"shop\"\n".into(),
             vec![],
-            "error: shopstack.toml:2:1: unknown field `nmae`, expected `name`",
+            "error: shopstack.toml:2:1: project: unknown field `nmae`, expected `name`",
         ),
         (
             "wrong type",
             "[project]\nname = 5\n\n[github]\nrepositories = [\"acme/infra\"]\n".into(),
             vec![],
-            "error: shopstack.toml:2:8: invalid type: integer `5`, expected a string",
+            "error: shopstack.toml:2:8: project.name: invalid type: integer `5`, expected a string",
         ),
         (
             "missing table",
@@ -99,7 +99,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>, &'static str)> {
             "unknown environment key",
             format!("{HEAD}\n[environments.dev]\nregoin = \"eu-west-1\"\n"),
             vec![],
-            "error: shopstack.toml:8:1: unknown field `regoin`, expected one of `region`, `endpoint_url`, `account_id`",
+            "error: shopstack.toml:8:1: environments.dev: unknown field `regoin`, expected one of `region`, `endpoint_url`, `account_id`",
         ),
         (
             "names too long for AWS",

@@ -9,19 +9,25 @@ use super::ClusterError;
 /// The Kubernetes version the server binaries are built from.
 pub const KUBERNETES_VERSION: &str = "v1.20.2";
 
+/// The revision of the patches `cargo xtask provision` applies to that tree (the OOM scores, the
+/// newer reflect2); part of the cache key, so that a new revision rebuilds.
+pub const KUBERNETES_PATCHES: &str = "p2";
+
 /// Environment variable naming the directory of the built Kubernetes server binaries
 /// (`kube-apiserver`, `kube-controller-manager`, `kube-scheduler`, `kubelet`, `pause`).
 pub const KUBERNETES_VARIABLE: &str = "SHOPSTACK_TEST_KUBERNETES";
 
 /// The Kubernetes server binaries' directory: `$SHOPSTACK_TEST_KUBERNETES`, else the tool cache
-/// (`$XDG_CACHE_HOME` or `~/.cache`, then `shopstack/kubernetes-<version>/bin`).
+/// (`$XDG_CACHE_HOME` or `~/.cache`, then `shopstack/kubernetes-<version>-<patches>/bin`).
 pub fn kubernetes_dir() -> PathBuf {
     std::env::var_os(KUBERNETES_VARIABLE)
         .filter(|dir| !dir.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             cache_dir()
-                .join(format!("kubernetes-{KUBERNETES_VERSION}"))
+                .join(format!(
+                    "kubernetes-{KUBERNETES_VERSION}-{KUBERNETES_PATCHES}"
+                ))
                 .join("bin")
         })
 }
