@@ -249,7 +249,7 @@ async fn run_status(sh: &Shell, cluster: &ClusterRef, kind_config: &Path) -> any
     };
     println!("API server: {} answers", report.server);
     println!("readiness: {}", report.summary());
-    let stored = crate::spec::stored_hash(&connection)
+    let stored = crate::spec::stored_hash(&connection, &cluster.name)
         .await
         .context("status")?;
     println!(

@@ -179,7 +179,7 @@ pub async fn create(
     let mut outcome = Outcome::Created;
     if kind::exists(sh, &cluster.name)? {
         let connection = cluster.target().connect().await?;
-        let stored = read_stored_hash(&connection).await?;
+        let stored = read_stored_hash(&connection, &cluster.name).await?;
         if stored.as_deref() == Some(spec.hash.as_str()) {
             eprintln!(
                 "kind cluster \"{}\" exists with the same spec: nothing to create",
@@ -255,9 +255,12 @@ pub async fn create(
     Ok((outcome, report))
 }
 
-async fn read_stored_hash(connection: &Connection) -> Result<Option<String>, ClusterError> {
+async fn read_stored_hash(
+    connection: &Connection,
+    cluster: &str,
+) -> Result<Option<String>, ClusterError> {
     Ok(
-        tokio::time::timeout(SPEC_TIMEOUT, spec::stored_hash(connection))
+        tokio::time::timeout(SPEC_TIMEOUT, spec::stored_hash(connection, cluster))
             .await
             .map_err(|_| ValidateError::Timeout {
                 server: connection.server.clone(),

@@ -1,6 +1,7 @@
 //! The spec a cluster was created from, kept in the cluster: ConfigMap `kube-public/shopstack-cluster-spec`.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
@@ -8,6 +9,7 @@ use kube::api::{ObjectMeta, Patch, PatchParams};
 use thiserror::Error;
 
 use crate::FIELD_MANAGER;
+use crate::kind_config::{KindConfig, LoadOptions};
 use crate::kubeconfig::Connection;
 
 /// Namespace of the spec ConfigMap (readable by every authenticated user, like cluster-info).
@@ -16,7 +18,7 @@ pub const NAMESPACE: &str = "kube-public";
 pub const NAME: &str = "shopstack-cluster-spec";
 /// Key of the configuration's SHA-256.
 pub const HASH_KEY: &str = "spec-sha256";
-/// Key of the configuration text, for a human comparing specs.
+/// Key of the configuration text, for a human comparing specs (and the hash computed anew).
 pub const CONFIG_KEY: &str = "kind-config.yaml";
 
 /// Errors from reading or writing the stored spec.
@@ -42,16 +44,32 @@ pub enum SpecError {
     },
 }
 
-/// The stored spec hash, `None` when the cluster carries none (not created by ShopStack).
-pub async fn stored_hash(connection: &Connection) -> Result<Option<String>, SpecError> {
+/// The stored spec's hash for `cluster`, `None` when the cluster carries none (not created by
+/// ShopStack). It is computed anew from the stored configuration text when that still loads, so
+/// that a change of the hash's own format (a ShopStack upgrade) does not look like a new spec;
+/// the stored hash is the answer otherwise.
+pub async fn stored_hash(
+    connection: &Connection,
+    cluster: &str,
+) -> Result<Option<String>, SpecError> {
     let api: Api<ConfigMap> = Api::namespaced(connection.client.clone(), NAMESPACE);
     let config_map = api.get_opt(NAME).await.map_err(|source| SpecError::Read {
         server: connection.server.clone(),
         source: Box::new(source),
     })?;
-    Ok(config_map
-        .and_then(|config_map| config_map.data)
-        .and_then(|mut data| data.remove(HASH_KEY)))
+    let Some(mut data) = config_map.and_then(|config_map| config_map.data) else {
+        return Ok(None);
+    };
+    let recomputed = data.get(CONFIG_KEY).and_then(|text| {
+        KindConfig::parse(
+            Path::new(CONFIG_KEY),
+            text,
+            LoadOptions { allow_public: true },
+        )
+        .ok()
+        .map(|config| config.spec_hash(cluster))
+    });
+    Ok(recomputed.or_else(|| data.remove(HASH_KEY)))
 }
 
 /// Records `hash` (and the configuration text) by server-side apply.

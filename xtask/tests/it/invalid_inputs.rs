@@ -105,16 +105,16 @@ fn cases() -> Vec<Case> {
             .expect("error: shopstack.toml:7:2: unknown field `projekt`"),
         case("unknown project key", INFRA, &["status"])
             .config("[project]\nnmae = \"shop\"\n")
-            .expect("error: shopstack.toml:2:1: unknown field `nmae`"),
+            .expect("error: shopstack.toml:2:1: project: unknown field `nmae`"),
         case("unknown environment key", INFRA, &["audit"])
             .config(environment("regoin = \"eu-west-1\"\n"))
-            .expect("error: shopstack.toml:8:1: unknown field `regoin`"),
+            .expect("error: shopstack.toml:8:1: environments.dev: unknown field `regoin`"),
         case("project name of the wrong type", INFRA, &["destroy", "--auto-approve"])
             .config(HEAD.replace("\"shop\"", "5"))
-            .expect("error: shopstack.toml:2:8: invalid type: integer `5`, expected a string"),
+            .expect("error: shopstack.toml:2:8: project.name: invalid type: integer `5`, expected a string"),
         case("repositories as a string", INFRA, &["whoami"])
             .config(HEAD.replace("[\"acme/infra\"]", "\"acme/infra\""))
-            .expect("error: shopstack.toml:5:16: invalid type: string \"acme/infra\", expected a sequence"),
+            .expect("error: shopstack.toml:5:16: github.repositories: invalid type: string \"acme/infra\", expected a sequence"),
         case("account id as a number", INFRA, &["whoami"])
             .config(environment("region = \"eu-west-1\"\naccount_id = 111122223333\n"))
             .expect("error: shopstack.toml:9:14: invalid type: integer `111122223333`, expected a string"),
@@ -238,9 +238,9 @@ fn cases() -> Vec<Case> {
         case("kind config duplicate host ports", CLUSTER, &["create"])
             .file("kind-config.yaml", kind_config().replace("hostPort: 3000", "hostPort: 8080"))
             .expect("error: create: kind-config.yaml:18:19: nodes[0].extraPortMappings[1].hostPort: TCP port 8080 is already mapped"),
-        case("kind config empty nodes", CLUSTER, &["create"])
-            .file("kind-config.yaml", "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes: []\n")
-            .expect("error: create: kind-config.yaml:3:8: nodes: is empty"),
+        case("kind config workers only", CLUSTER, &["create"])
+            .file("kind-config.yaml", "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n  - role: worker\n")
+            .expect("error: create: kind-config.yaml:4:3: nodes: has no control-plane node"),
         case("kind config public listen address", CLUSTER, &["create"])
             .file("kind-config.yaml", kind_config().replacen("listenAddress: \"127.0.0.1\"", "listenAddress: \"0.0.0.0\"", 1))
             .expect("error: create: kind-config.yaml:14:24: nodes[0].extraPortMappings[0].listenAddress: \"0.0.0.0\" is not a loopback address"),

@@ -10,7 +10,7 @@ fn cases() -> Vec<(&'static str, String, &'static str)> {
         (
             "unknown field",
             shipped_kind_config().replace("hostPort: 8080", "hostPort: 8080\n        hostPorts: 1"),
-            "error: create: kind-config.yaml:14:9: unknown field `hostPorts`, expected one of containerPort, hostPort, listenAddress, protocol",
+            "error: create: kind-config.yaml:14:9: unknown field `hostPorts` in nodes[0].extraPortMappings[0], expected one of containerPort, hostPort, listenAddress, protocol",
         ),
         (
             "wrong apiVersion",
@@ -28,9 +28,9 @@ fn cases() -> Vec<(&'static str, String, &'static str)> {
             "error: create: kind-config.yaml:18:19: nodes[0].extraPortMappings[1].hostPort: TCP port 8080 is already mapped by nodes[0].extraPortMappings[0]",
         ),
         (
-            "empty node list",
-            format!("{HEAD}nodes: []\n"),
-            "error: create: kind-config.yaml:3:8: nodes: is empty: list at least one control-plane node",
+            "no control-plane node",
+            format!("{HEAD}nodes:\n  - role: worker\n"),
+            "error: create: kind-config.yaml:4:3: nodes: has no control-plane node: kind needs at least one",
         ),
         (
             "public API server",

@@ -115,6 +115,34 @@ async fn create_runs_kind_then_waits_and_records_the_spec_and_a_second_create_is
         "{}",
         stderr(&again)
     );
+
+    // A cluster an older ShopStack created carries a hash of another format: the stored text,
+    // loaded anew, decides that the spec is the same.
+    let patched = shopstack_testkit::cluster::kubectl_command(&workspace.kubeconfig())
+        .args([
+            "-n",
+            "kube-public",
+            "patch",
+            "configmap",
+            "shopstack-cluster-spec",
+            "--type=merge",
+            "-p",
+            &format!(r#"{{"data":{{"spec-sha256":"{}"}}}}"#, "0".repeat(64)),
+        ])
+        .output()
+        .expect("kubectl patch");
+    assert!(
+        patched.status.success(),
+        "{}",
+        String::from_utf8_lossy(&patched.stderr)
+    );
+    let upgraded = workspace.run(&["create"]).await;
+    assert_eq!(upgraded.status.code(), Some(0), "{}", stderr(&upgraded));
+    assert!(
+        stdout(&upgraded).contains("unchanged and ready"),
+        "{}",
+        stdout(&upgraded)
+    );
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ mod api;
 mod config_errors;
 mod create;
 mod e2e;
+mod kind_rules;
 mod kubeconfig;
 mod proxy;
 mod repeat;
