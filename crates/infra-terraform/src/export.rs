@@ -439,12 +439,10 @@ async fn lock_table(context: &Context, blocks: &mut Blocks) -> Result<(), Export
         .send()
         .await
         .map_err(aws("DynamoDB", "DescribeContinuousBackups", &name))?;
-    let tagged = dynamodb
-        .list_tags_of_resource()
-        .resource_arn(table.table_arn().unwrap_or_default())
-        .send()
-        .await
-        .map_err(aws("DynamoDB", "ListTagsOfResource", &name))?;
+    let tagged =
+        crate::resources::lock_table::all_tags(dynamodb, table.table_arn().unwrap_or_default())
+            .await
+            .map_err(aws("DynamoDB", "ListTagsOfResource", &name))?;
     let billing = table
         .billing_mode_summary()
         .and_then(|summary| summary.billing_mode())
@@ -494,7 +492,7 @@ async fn lock_table(context: &Context, blocks: &mut Blocks) -> Result<(), Export
     resource = resource.block(
         Block::new("point_in_time_recovery", &[]).attribute("enabled", recovery.to_string()),
     );
-    if let Some(tags) = tags(tagged.tags().iter().map(|tag| (tag.key(), tag.value()))) {
+    if let Some(tags) = tags(tagged.iter().map(|tag| (tag.key(), tag.value()))) {
         resource = resource.attribute("tags", tags);
     }
     blocks.add(resource, "aws_dynamodb_table", "lock", &name);

@@ -12,5 +12,6 @@ pub mod policies;
 pub mod prompt;
 pub mod resource;
 pub mod resources;
+pub mod retry;
 pub mod secret_value;
 pub mod signals;

@@ -173,7 +173,7 @@ impl Config {
         let checker = Checker { path, text };
         let raw: RawConfig = toml::from_str(text).map_err(|error| ConfigError::Invalid {
             location: Location::at(path, text, error.span()),
-            message: decode_message(&error),
+            message: decode_message(&error, text),
         })?;
         checker.validate(raw)
     }
@@ -196,21 +196,57 @@ impl Config {
 }
 
 /// toml's message, one line, led by the dotted path of the key it is about (`project.name:
-/// invalid type: …`) when toml knows it.
-fn decode_message(error: &toml::de::Error) -> String {
+/// invalid type: …`): toml's own when it knows it, else the key written where the error points.
+fn decode_message(error: &toml::de::Error, text: &str) -> String {
     let message = error.message().trim_end().replace('\n', " ");
-    // toml names the key only in its display without the input (no snippet).
+    // toml names the key only in its display without the input (no snippet), and not for
+    // every value (an optional one, for instance).
     let mut plain = error.clone();
     plain.set_input(None);
-    let path = plain.to_string().lines().rev().find_map(|line| {
-        line.strip_prefix("in `")
-            .and_then(|rest| rest.strip_suffix('`'))
-            .map(str::to_owned)
-    });
+    let path = plain
+        .to_string()
+        .lines()
+        .rev()
+        .find_map(|line| {
+            line.strip_prefix("in `")
+                .and_then(|rest| rest.strip_suffix('`'))
+                .map(str::to_owned)
+        })
+        .filter(|path| !path.is_empty())
+        .or_else(|| {
+            (message.starts_with("invalid type") || message.starts_with("invalid value"))
+                .then(|| {
+                    error
+                        .span()
+                        .and_then(|span| key_written_at(text, span.start))
+                })
+                .flatten()
+        });
     match path {
-        Some(path) if !path.is_empty() => format!("{path}: {message}"),
-        _ => message,
+        Some(path) => format!("{path}: {message}"),
+        None => message,
     }
+}
+
+/// The dotted key of the `key = value` line holding byte `offset` (a value), under the nearest
+/// `[table]` header above it.
+fn key_written_at(text: &str, offset: usize) -> Option<String> {
+    let before = text.get(..offset)?;
+    let line_start = before.rfind('\n').map_or(0, |index| index + 1);
+    let key = before[line_start..].split_once('=')?.0.trim();
+    if key.is_empty() || key.starts_with('#') {
+        return None;
+    }
+    let table = before[..line_start].lines().rev().find_map(|line| {
+        let line = line.trim();
+        line.strip_prefix('[')
+            .and_then(|rest| rest.strip_suffix(']'))
+            .map(|table| table.trim_matches(['[', ']']).trim().to_owned())
+    });
+    Some(match table {
+        Some(table) => format!("{table}.{key}"),
+        None => key.to_owned(),
+    })
 }
 
 /// Turns raw values into errors that point at their place in the file.
@@ -539,6 +575,10 @@ account_id = "111122223333"
             (
                 "[project]\nname = \"shop\"\n\n[github]\nrepositories = [\"acme/infra\"]\n\n[environments.dev]\nregion = 1\n",
                 "shopstack.toml:8:10: environments.dev.region: invalid type: integer `1`, expected a string",
+            ),
+            (
+                "[project]\nname = \"shop\"\n\n[github]\nrepositories = [\"acme/infra\"]\n\n[environments.dev]\nregion = \"eu-west-1\"\naccount_id = 111122223333\n",
+                "shopstack.toml:9:14: environments.dev.account_id: invalid type: integer `111122223333`, expected a string",
             ),
         ];
         let failures: Vec<String> = cases

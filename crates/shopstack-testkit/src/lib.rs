@@ -2,6 +2,7 @@
 //! a real test cluster, stand-in executables, Kubernetes objects for the remaining mock-API tests.
 
 pub mod account;
+pub mod aws_answers;
 pub mod cluster;
 pub mod cluster_tools;
 #[cfg(feature = "kube-api")]
@@ -12,6 +13,7 @@ pub mod proxy;
 pub mod standin;
 
 pub use account::Account;
+pub use aws_answers::{AwsAnswer, real_aws};
 pub use listener::ConnectionCounter;
 pub use listener::SilentServer;
 pub use project::{TestProject, unique_project_name};

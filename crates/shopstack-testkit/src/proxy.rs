@@ -9,6 +9,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::aws_answers::{AnswerState, AwsAnswer, error_response};
+
 /// An injected failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -40,6 +42,9 @@ pub struct Behaviour {
     pub faulted_services: Vec<String>,
     /// A request to hold instead of forwarding, until [`Proxy::lift_hold`].
     pub hold: Option<Hold>,
+    /// AWS error answers given instead of forwarding, at the moment AWS gives them
+    /// ([`crate::real_aws`] has AWS's documented ones).
+    pub answers: Vec<AwsAnswer>,
 }
 
 /// Requests of one service and operation, as [`Request`] names them; `None` matches any.
@@ -132,6 +137,8 @@ pub struct Request {
     pub operation: String,
     /// The fault injected instead of forwarding, if any.
     pub fault: Option<Fault>,
+    /// The AWS error code the proxy answered with instead of forwarding, if any.
+    pub answered: Option<String>,
     /// When it reached the proxy (before any delay): round trips show in these.
     pub arrived: Instant,
 }
@@ -141,6 +148,28 @@ struct Shared {
     behaviour: Behaviour,
     requests: Vec<Request>,
     holding: Holding,
+    /// Where each of the behaviour's answers stands.
+    answering: Vec<AnswerState>,
+}
+
+impl Shared {
+    /// The answer, of those the behaviour has, that this request gets instead of forwarding.
+    fn answer_for(&mut self, service: &str, operation: &str) -> Option<AwsAnswer> {
+        let answers = &self.behaviour.answers;
+        self.answering.resize(answers.len(), AnswerState::default());
+        let mut taken = None;
+        for (answer, state) in answers.iter().zip(self.answering.iter_mut()) {
+            if taken.is_none() && state.takes(answer, service, operation) {
+                taken = Some(answer.clone());
+            }
+        }
+        if taken.is_none() {
+            for (answer, state) in answers.iter().zip(self.answering.iter_mut()) {
+                state.forwarded(answer, service, operation);
+            }
+        }
+        taken
+    }
 }
 
 /// Where the current hold stands.
@@ -258,6 +287,7 @@ impl Proxy {
     pub fn set_behaviour(&self, behaviour: Behaviour) {
         let mut shared = lock(&self.shared);
         shared.behaviour = behaviour;
+        shared.answering.clear();
         let lifts = std::mem::take(&mut shared.holding.lifts);
         let held = std::mem::take(&mut shared.holding.held);
         shared.holding = Holding {
@@ -459,42 +489,18 @@ fn form_value(text: &str, key: &str) -> Option<String> {
     })
 }
 
-/// The error answer a service of that protocol sends for `fault`: S3's REST-XML, IAM's and STS's
-/// query XML, or the JSON protocols of DynamoDB, ECR, Secrets Manager and CodeBuild.
+/// The error answer a service sends for `fault`, in its protocol.
 fn fault_response(fault: Fault, service: &str) -> String {
     let json = !matches!(service, "s3" | "iam" | "sts");
     let (status, code) = match fault {
-        Fault::Throttling if service == "s3" => ("503 Slow Down", "SlowDown"),
-        Fault::Throttling if json => ("400 Bad Request", "ThrottlingException"),
-        Fault::Throttling => ("400 Bad Request", "Throttling"),
-        Fault::InternalError if json => ("500 Internal Server Error", "InternalFailure"),
-        Fault::InternalError => ("500 Internal Server Error", "InternalError"),
-        _ => ("503 Service Unavailable", "ServiceUnavailable"),
+        Fault::Throttling if service == "s3" => (503, "SlowDown"),
+        Fault::Throttling if json => (400, "ThrottlingException"),
+        Fault::Throttling => (400, "Throttling"),
+        Fault::InternalError if json => (500, "InternalFailure"),
+        Fault::InternalError => (500, "InternalError"),
+        _ => (503, "ServiceUnavailable"),
     };
-    let message = "injected";
-    let (content_type, extra, body) = match service {
-        "s3" => (
-            "application/xml",
-            String::new(),
-            format!("<Error><Code>{code}</Code><Message>{message}</Message></Error>"),
-        ),
-        "iam" | "sts" => (
-            "text/xml",
-            String::new(),
-            format!(
-                "<ErrorResponse><Error><Type>Receiver</Type><Code>{code}</Code><Message>{message}</Message></Error></ErrorResponse>"
-            ),
-        ),
-        _ => (
-            "application/x-amz-json-1.1",
-            format!("x-amzn-ErrorType: {code}\r\n"),
-            format!("{{\"__type\":\"{code}\",\"message\":\"{message}\"}}"),
-        ),
-    };
-    format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n{extra}Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
+    error_response(service, status, code, "injected")
 }
 
 /// A small deterministic generator: faults hit the same request numbers in every run.
@@ -533,12 +539,29 @@ fn serve(
                         % behaviour.faults.len();
                     behaviour.faults[index]
                 });
+        let arrived = Instant::now();
+        let answer = if fault.is_none() {
+            lock(shared).answer_for(&service, &operation)
+        } else {
+            None
+        };
         let seen = Request {
             service: service.clone(),
             operation,
             fault,
-            arrived: Instant::now(),
+            answered: answer.as_ref().map(|answer| answer.code.clone()),
+            arrived,
         };
+        if let Some(answer) = answer {
+            lock(shared).requests.push(seen);
+            if !behaviour.delay.is_zero() {
+                thread::sleep(behaviour.delay);
+            }
+            client_writer.write_all(
+                error_response(&service, answer.status, &answer.code, &answer.message).as_bytes(),
+            )?;
+            continue;
+        }
         let take = {
             let mut state = lock(shared);
             state.requests.push(seen.clone());

@@ -117,7 +117,7 @@ fn cases() -> Vec<Case> {
             .expect("error: shopstack.toml:5:16: github.repositories: invalid type: string \"acme/infra\", expected a sequence"),
         case("account id as a number", INFRA, &["whoami"])
             .config(environment("region = \"eu-west-1\"\naccount_id = 111122223333\n"))
-            .expect("error: shopstack.toml:9:14: invalid type: integer `111122223333`, expected a string"),
+            .expect("error: shopstack.toml:9:14: environments.dev.account_id: invalid type: integer `111122223333`, expected a string"),
         case("missing github table", INFRA, &["whoami"])
             .config("[project]\nname = \"shop\"\n")
             .expect("error: shopstack.toml:1:1: missing field `github`"),
@@ -209,7 +209,7 @@ fn cases() -> Vec<Case> {
             .expect("error: shopstack.toml:5:17: github.repositories[0]: \"acme/*\" is a wildcard"),
         case("unknown key for apps-sre", APPS, &["secrets", "sync"])
             .config(format!("{HEAD}colour = \"blue\"\n"))
-            .expect("error: shopstack.toml:6:1: unknown field `colour`"),
+            .expect("error: shopstack.toml:6:1: github: unknown field `colour`"),
         case("bad region for apps-sre", APPS, &["-e", "dev", "pull-secret"])
             .config(environment("region = \"mars-1\"\n"))
             .expect("error: shopstack.toml:8:10: environments.dev.region: \"mars-1\" is not an AWS region name"),

@@ -1,7 +1,6 @@
 //! The CodeBuild project that builds the application image and pushes it to ECR.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_codebuild::error::SdkError;
@@ -17,13 +16,12 @@ use crate::resource::{
     Attributes, DestroyOptions, Live, Resource, ResourceError, aws, desired_tags, is_managed,
     tags_attribute,
 };
+use crate::retry;
 
 /// The current standard Linux build image.
 pub const BUILD_IMAGE: &str = "aws/codebuild/standard:7.0";
 /// Environment variable holding the repository URI the image is pushed to.
 pub const IMAGE_REPO_URI: &str = "IMAGE_REPO_URI";
-/// How long to retry while IAM has not yet propagated a new role to CodeBuild.
-const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(60);
 const BUILD_TIMEOUT_MINUTES: i32 = 30;
 /// How long a build may wait in the queue: AWS's default, stated for the same reason.
 const QUEUED_TIMEOUT_MINUTES: i32 = 480;
@@ -250,55 +248,48 @@ impl Resource for CodeBuildProject {
 
     async fn create(&self) -> Result<(), ResourceError> {
         let name = self.name();
-        let started = std::time::Instant::now();
-        let mut delay = Duration::from_millis(500);
-        loop {
-            let created = self
-                .context
-                .codebuild
-                .create_project()
-                .name(&name)
-                .description(format!(
-                    "ShopStack {}: application image builds",
-                    self.context.names.environment()
-                ))
-                .source(self.source()?)
-                .artifacts(self.artifacts()?)
-                .environment(self.environment()?)
-                .service_role(self.service_role())
-                .timeout_in_minutes(BUILD_TIMEOUT_MINUTES)
-                .queued_timeout_in_minutes(QUEUED_TIMEOUT_MINUTES)
-                .set_tags(Some(self.tags()))
-                .send()
-                .await;
-            match created {
-                Ok(_) => return Ok(()),
-                Err(SdkError::ServiceError(service))
-                    if matches!(
-                        service.err(),
-                        CreateProjectError::ResourceAlreadyExistsException(_)
-                    ) =>
-                {
-                    return Ok(());
-                }
-                // A role created moments ago may not be assumable by CodeBuild yet: IAM propagates.
-                Err(SdkError::ServiceError(service))
-                    if matches!(service.err(), CreateProjectError::InvalidInputException(_))
-                        && service.err().to_string().contains("sts:AssumeRole")
-                        && started.elapsed() < PROPAGATION_TIMEOUT =>
-                {
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(8));
-                }
-                Err(error) => return Err(aws("CodeBuild", "CreateProject", &name)(error)),
+        let request = self
+            .context
+            .codebuild
+            .create_project()
+            .name(&name)
+            .description(format!(
+                "ShopStack {}: application image builds",
+                self.context.names.environment()
+            ))
+            .source(self.source()?)
+            .artifacts(self.artifacts()?)
+            .environment(self.environment()?)
+            .service_role(self.service_role())
+            .timeout_in_minutes(BUILD_TIMEOUT_MINUTES)
+            .queued_timeout_in_minutes(QUEUED_TIMEOUT_MINUTES)
+            .set_tags(Some(self.tags()));
+        // A role created moments ago may not be assumable by CodeBuild yet: IAM propagates.
+        match retry::eventually(&retry::CODEBUILD_ROLE_PROPAGATING, || {
+            request.clone().send()
+        })
+        .await
+        {
+            Ok(_) => Ok(()),
+            // Created meanwhile by a concurrent apply.
+            Err(SdkError::ServiceError(service))
+                if matches!(
+                    service.err(),
+                    CreateProjectError::ResourceAlreadyExistsException(_)
+                ) =>
+            {
+                Ok(())
             }
+            Err(error) => Err(aws("CodeBuild", "CreateProject", &name)(error)),
         }
     }
 
     async fn update(&self, _attributes: &[&'static str]) -> Result<(), ResourceError> {
-        // UpdateProject sets the whole definition at once, tags included.
+        // UpdateProject sets the whole definition at once, tags included; a role just changed
+        // may not be assumable yet either.
         let name = self.name();
-        self.context
+        let request = self
+            .context
             .codebuild
             .update_project()
             .name(&name)
@@ -306,10 +297,12 @@ impl Resource for CodeBuildProject {
             .artifacts(self.artifacts()?)
             .environment(self.environment()?)
             .service_role(self.service_role())
-            .set_tags(Some(self.tags()))
-            .send()
-            .await
-            .map_err(aws("CodeBuild", "UpdateProject", &name))?;
+            .set_tags(Some(self.tags()));
+        retry::eventually(&retry::CODEBUILD_ROLE_PROPAGATING, || {
+            request.clone().send()
+        })
+        .await
+        .map_err(aws("CodeBuild", "UpdateProject", &name))?;
         Ok(())
     }
 

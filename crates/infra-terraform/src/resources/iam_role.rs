@@ -20,6 +20,7 @@ use crate::resource::{
     Attributes, DestroyOptions, Live, Resource, ResourceError, aws, desired_tags, is_managed,
     sdk_tags, tags_attribute,
 };
+use crate::retry;
 
 /// How long to retry a role whose trust names a principal IAM has not propagated yet.
 const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(60);
@@ -96,11 +97,12 @@ impl IamRole {
                     .map_err(aws("IAM", "UpdateAssumeRolePolicy", &name))?;
             }
             "inline_policy" => {
-                iam.put_role_policy()
+                let request = iam
+                    .put_role_policy()
                     .role_name(&name)
                     .policy_name(INLINE_POLICY)
-                    .policy_document(self.permissions().to_string())
-                    .send()
+                    .policy_document(self.permissions().to_string());
+                retry::eventually(&retry::IAM_CONCURRENT, || request.clone().send())
                     .await
                     .map_err(aws("IAM", "PutRolePolicy", &name))?;
             }
@@ -157,6 +159,34 @@ impl IamRole {
                 Err(error) => return Err(aws("IAM", "CreateRole", &name)(error)),
             }
         }
+    }
+}
+
+impl IamRole {
+    /// Takes role `name` out of every instance profile holding it.
+    async fn leave_instance_profiles(&self, name: &str) -> Result<(), ResourceError> {
+        let iam = &self.context.iam;
+        let profiles = iam
+            .list_instance_profiles_for_role()
+            .role_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(aws("IAM", "ListInstanceProfilesForRole", name))?;
+        try_join_all(profiles.iter().map(|profile| async move {
+            let request = iam
+                .remove_role_from_instance_profile()
+                .instance_profile_name(profile.instance_profile_name())
+                .role_name(name);
+            retry::eventually(&retry::IAM_CONCURRENT, || request.clone().send())
+                .await
+                .map(drop)
+                .map_err(aws("IAM", "RemoveRoleFromInstanceProfile", name))
+        }))
+        .await?;
+        Ok(())
     }
 }
 
@@ -251,52 +281,65 @@ impl Resource for IamRole {
         let iam = &self.context.iam;
         let name = self.name();
         // IAM refuses to delete a role that still has policies: remove every one first, the
-        // inline and the attached ones at once.
+        // inline and the attached ones at once, every page of each.
         let (inline, attached) = futures::try_join!(
             async {
                 iam.list_role_policies()
                     .role_name(&name)
+                    .into_paginator()
+                    .items()
                     .send()
+                    .collect::<Result<Vec<String>, _>>()
                     .await
                     .map_err(aws("IAM", "ListRolePolicies", &name))
             },
             async {
                 iam.list_attached_role_policies()
                     .role_name(&name)
+                    .into_paginator()
+                    .items()
                     .send()
+                    .collect::<Result<Vec<_>, _>>()
                     .await
                     .map_err(aws("IAM", "ListAttachedRolePolicies", &name))
             },
         )?;
         let name = name.as_str();
-        let deletes = inline.policy_names().iter().map(|policy| async move {
-            iam.delete_role_policy()
-                .role_name(name)
-                .policy_name(policy)
-                .send()
+        let deletes = inline.iter().map(|policy| async move {
+            let request = iam.delete_role_policy().role_name(name).policy_name(policy);
+            retry::eventually(&retry::IAM_CONCURRENT, || request.clone().send())
                 .await
                 .map(drop)
                 .map_err(aws("IAM", "DeleteRolePolicy", name))
         });
         let detaches = attached
-            .attached_policies()
             .iter()
             .filter_map(|policy| policy.policy_arn())
             .map(|arn| async move {
-                iam.detach_role_policy()
-                    .role_name(name)
-                    .policy_arn(arn)
-                    .send()
+                let request = iam.detach_role_policy().role_name(name).policy_arn(arn);
+                retry::eventually(&retry::IAM_CONCURRENT, || request.clone().send())
                     .await
                     .map(drop)
                     .map_err(aws("IAM", "DetachRolePolicy", name))
             });
         futures::try_join!(try_join_all(deletes), try_join_all(detaches))?;
-        iam.delete_role()
-            .role_name(name)
-            .send()
-            .await
-            .map_err(aws("IAM", "DeleteRole", name))?;
+        let request = iam.delete_role().role_name(name);
+        // The removals propagate: DeleteConflict for a while. A role in an instance profile
+        // (added outside ShopStack) conflicts until it is taken out, as DeleteRole's reference
+        // says; that costs its round trips only when it happens.
+        match retry::eventually(&retry::IAM_CONCURRENT, || request.clone().send()).await {
+            Ok(_) => {}
+            Err(error)
+                if shopstack_core::error_chain::aws_error_code(&error)
+                    == Some("DeleteConflict") =>
+            {
+                self.leave_instance_profiles(name).await?;
+                retry::eventually(&retry::IAM_CONCURRENT, || request.clone().send())
+                    .await
+                    .map_err(aws("IAM", "DeleteRole", name))?;
+            }
+            Err(error) => return Err(aws("IAM", "DeleteRole", name)(error)),
+        }
         Ok(())
     }
 

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::operation::describe_table::DescribeTableError;
+use aws_sdk_dynamodb::operation::list_tags_of_resource::ListTagsOfResourceError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, PointInTimeRecoverySpecification,
     ScalarAttributeType, SseSpecification, SseType, TableStatus, Tag,
@@ -19,6 +20,7 @@ use crate::resource::{
     Attributes, DestroyOptions, Live, Resource, ResourceError, aws, desired_tags, is_managed,
     sdk_tags, tags_attribute,
 };
+use crate::retry;
 
 /// The hash key Terraform's S3 backend uses.
 pub const LOCK_KEY: &str = "LockID";
@@ -153,11 +155,11 @@ impl LockTable {
                     .point_in_time_recovery_enabled(true)
                     .build()
                     .map_err(|error| self.unexpected(error))?;
-                dynamodb
+                let request = dynamodb
                     .update_continuous_backups()
                     .table_name(&table)
-                    .point_in_time_recovery_specification(specification)
-                    .send()
+                    .point_in_time_recovery_specification(specification);
+                retry::eventually(&retry::DYNAMODB_BACKUPS_ENABLING, || request.clone().send())
                     .await
                     .map_err(aws("DynamoDB", "UpdateContinuousBackups", &table))?;
             }
@@ -219,10 +221,8 @@ impl Resource for LockTable {
             .describe_continuous_backups()
             .table_name(&table)
             .send();
-        let tags = dynamodb
-            .list_tags_of_resource()
-            .resource_arn(self.context.lock_table_arn())
-            .send();
+        let arn = self.context.lock_table_arn();
+        let tags = all_tags(dynamodb, &arn);
         let (describe, backups, tags) = futures::join!(describe, backups, tags);
         let description = match describe {
             Ok(output) => output.table,
@@ -280,7 +280,7 @@ impl Resource for LockTable {
             .and_then(|recovery| recovery.point_in_time_recovery_status())
             .map_or("DISABLED", |status| status.as_str())
             .to_owned();
-        let pairs = || tags.tags().iter().map(|tag| (tag.key(), tag.value()));
+        let pairs = || tags.iter().map(|tag| (tag.key(), tag.value()));
         Ok(Some(Live {
             attributes: Attributes::from([
                 ("key_schema", key_schema),
@@ -323,5 +323,28 @@ impl Resource for LockTable {
             .await
             .map_err(aws("DynamoDB", "DeleteTable", &table))?;
         Ok(())
+    }
+}
+
+/// Every tag of the DynamoDB resource `arn`: `ListTagsOfResource` pages (its `NextToken`), and a
+/// table may carry up to 50 tags.
+pub async fn all_tags(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    arn: &str,
+) -> Result<Vec<Tag>, SdkError<ListTagsOfResourceError>> {
+    let mut tags = Vec::new();
+    let mut next = None;
+    loop {
+        let page = dynamodb
+            .list_tags_of_resource()
+            .resource_arn(arn)
+            .set_next_token(next)
+            .send()
+            .await?;
+        tags.extend(page.tags().iter().cloned());
+        match page.next_token() {
+            Some(token) if !token.is_empty() => next = Some(token.to_owned()),
+            _ => return Ok(tags),
+        }
     }
 }

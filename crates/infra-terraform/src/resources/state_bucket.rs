@@ -21,6 +21,7 @@ use crate::resource::{
     Attributes, DestroyOptions, Live, Resource, ResourceError, aws, desired_tags, is_managed,
     sdk_tags, tags_attribute,
 };
+use crate::retry;
 
 /// Days a replaced or deleted lock file version is kept.
 const NONCURRENT_LOCK_DAYS: i32 = 1;
@@ -343,10 +344,11 @@ impl StateBucket {
                 let configuration = VersioningConfiguration::builder()
                     .status(BucketVersioningStatus::Enabled)
                     .build();
-                s3.put_bucket_versioning()
+                let request = s3
+                    .put_bucket_versioning()
                     .bucket(&bucket)
-                    .versioning_configuration(configuration)
-                    .send()
+                    .versioning_configuration(configuration);
+                retry::eventually(&retry::S3_BUCKET_SETTLING, || request.clone().send())
                     .await
                     .map_err(aws("S3", "PutBucketVersioning", &bucket))?;
             }
@@ -363,10 +365,11 @@ impl StateBucket {
                     .rules(rule)
                     .build()
                     .map_err(|error| self.unexpected(error))?;
-                s3.put_bucket_encryption()
+                let request = s3
+                    .put_bucket_encryption()
                     .bucket(&bucket)
-                    .server_side_encryption_configuration(configuration)
-                    .send()
+                    .server_side_encryption_configuration(configuration);
+                retry::eventually(&retry::S3_BUCKET_SETTLING, || request.clone().send())
                     .await
                     .map_err(aws("S3", "PutBucketEncryption", &bucket))?;
             }
@@ -377,10 +380,11 @@ impl StateBucket {
                     .ignore_public_acls(true)
                     .restrict_public_buckets(true)
                     .build();
-                s3.put_public_access_block()
+                let request = s3
+                    .put_public_access_block()
                     .bucket(&bucket)
-                    .public_access_block_configuration(configuration)
-                    .send()
+                    .public_access_block_configuration(configuration);
+                retry::eventually(&retry::S3_BUCKET_SETTLING, || request.clone().send())
                     .await
                     .map_err(aws("S3", "PutPublicAccessBlock", &bucket))?;
             }
@@ -393,19 +397,18 @@ impl StateBucket {
                     .rules(rule)
                     .build()
                     .map_err(|error| self.unexpected(error))?;
-                s3.put_bucket_ownership_controls()
+                let request = s3
+                    .put_bucket_ownership_controls()
                     .bucket(&bucket)
-                    .ownership_controls(controls)
-                    .send()
+                    .ownership_controls(controls);
+                retry::eventually(&retry::S3_BUCKET_SETTLING, || request.clone().send())
                     .await
                     .map_err(aws("S3", "PutBucketOwnershipControls", &bucket))?;
             }
             "tls_policy" => {
                 let policy = tls_only_bucket_policy(&self.context.state_bucket_arn()).to_string();
-                s3.put_bucket_policy()
-                    .bucket(&bucket)
-                    .policy(policy)
-                    .send()
+                let request = s3.put_bucket_policy().bucket(&bucket).policy(policy);
+                retry::eventually(&retry::S3_BUCKET_SETTLING, || request.clone().send())
                     .await
                     .map_err(aws("S3", "PutBucketPolicy", &bucket))?;
             }
@@ -433,10 +436,11 @@ impl StateBucket {
                 let configuration = configuration
                     .build()
                     .map_err(|error| self.unexpected(error))?;
-                s3.put_bucket_lifecycle_configuration()
+                let request = s3
+                    .put_bucket_lifecycle_configuration()
                     .bucket(&bucket)
-                    .lifecycle_configuration(configuration)
-                    .send()
+                    .lifecycle_configuration(configuration);
+                retry::eventually(&retry::S3_BUCKET_SETTLING, || request.clone().send())
                     .await
                     .map_err(aws("S3", "PutBucketLifecycleConfiguration", &bucket))?;
             }
@@ -445,10 +449,8 @@ impl StateBucket {
                     .set_tag_set(Some(self.tag_set()?))
                     .build()
                     .map_err(|error| self.unexpected(error))?;
-                s3.put_bucket_tagging()
-                    .bucket(&bucket)
-                    .tagging(tagging)
-                    .send()
+                let request = s3.put_bucket_tagging().bucket(&bucket).tagging(tagging);
+                retry::eventually(&retry::S3_BUCKET_SETTLING, || request.clone().send())
                     .await
                     .map_err(aws("S3", "PutBucketTagging", &bucket))?;
             }
@@ -603,7 +605,9 @@ impl Resource for StateBucket {
             .bucket(&bucket)
             .object_ownership(ObjectOwnership::BucketOwnerEnforced)
             .create_bucket_configuration(configuration.build());
-        if let Err(error) = request.send().await {
+        // A name deleted moments ago is not free at once.
+        let created = retry::eventually(&retry::S3_NAME_RELEASING, || request.clone().send()).await;
+        if let Err(error) = created {
             // Another process creating the same environment got there first: carry on.
             if aws_error_code(&error) != Some("BucketAlreadyOwnedByYou") {
                 return Err(aws("S3", "CreateBucket", &bucket)(error));

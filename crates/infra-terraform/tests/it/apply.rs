@@ -168,18 +168,13 @@ fn apply_from_nothing_creates_every_resource_hardened() {
             table.sse_description().and_then(|sse| sse.status()),
             Some(&SseStatus::Enabled)
         );
-        let backups = dynamodb
-            .describe_continuous_backups()
-            .table_name(names.lock_table())
-            .send()
-            .await
-            .expect("backups");
-        let recovery = backups
-            .continuous_backups_description()
-            .and_then(|description| description.point_in_time_recovery_description())
-            .and_then(|recovery| recovery.point_in_time_recovery_status())
-            .map(|status| status.as_str().to_owned());
-        assert_eq!(recovery.as_deref(), Some("ENABLED"));
+        assert_eq!(
+            stack
+                .point_in_time_recovery(&names.lock_table())
+                .await
+                .as_deref(),
+            Some("ENABLED")
+        );
 
         // Secret: metadata only.
         let secrets = stack.secrets();

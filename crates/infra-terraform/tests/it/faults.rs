@@ -6,20 +6,13 @@ use std::time::Duration;
 use shopstack_testkit::{Behaviour, Fault, Hold, Lift, Proxy, emulator_endpoint};
 
 use crate::lock_support::{infra_lock_id, lock_item};
-use crate::support::{REGION, Stack, assert_exit};
+use crate::support::{Stack, assert_exit};
 use crate::{stderr, stdout};
-
-fn stack_behind(proxy: &Proxy) -> Stack {
-    Stack::with_environments(&format!(
-        "[environments.local]\nregion = \"{REGION}\"\nendpoint_url = \"{}\"\n",
-        proxy.url()
-    ))
-}
 
 #[test]
 fn apply_converges_when_a_fifth_of_requests_fail() {
     let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
-    let stack = stack_behind(&proxy);
+    let stack = Stack::behind(&proxy);
     proxy.set_behaviour(Behaviour {
         fault_share: 0.2,
         faults: vec![
@@ -57,12 +50,9 @@ fn apply_converges_when_a_fifth_of_requests_fail() {
             .await
             .expect("providers");
         assert_eq!(providers.open_id_connect_provider_list().len(), 1);
-        let roles = stack.iam().list_roles().send().await.expect("roles");
-        let mut role_names: Vec<&str> = roles.roles().iter().map(|role| role.role_name()).collect();
-        role_names.sort_unstable();
         let mut expected = vec![names.ci_role(), names.codebuild_role()];
         expected.sort();
-        assert_eq!(role_names, expected);
+        assert_eq!(stack.role_names().await, expected);
         let tables = stack.dynamodb().list_tables().send().await.expect("tables");
         assert_eq!(tables.table_names(), [names.lock_table()]);
         let buckets = stack.s3().list_buckets().send().await.expect("buckets");
@@ -73,7 +63,7 @@ fn apply_converges_when_a_fifth_of_requests_fail() {
 #[test]
 fn apply_fails_naming_each_call_when_every_request_fails() {
     let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
-    let stack = stack_behind(&proxy);
+    let stack = Stack::behind(&proxy);
     proxy.set_behaviour(Behaviour {
         fault_share: 1.0,
         faults: vec![Fault::InternalError],
@@ -145,7 +135,7 @@ fn apply_fails_naming_each_call_when_every_request_fails() {
 #[test]
 fn an_identity_check_that_keeps_failing_is_one_line_naming_sts() {
     let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
-    let stack = stack_behind(&proxy);
+    let stack = Stack::behind(&proxy);
     proxy.set_behaviour(Behaviour {
         fault_share: 1.0,
         faults: vec![Fault::ServiceUnavailable],
@@ -193,7 +183,7 @@ fn forwarded(proxy: &Proxy, service: &str, operation: &str) -> usize {
 #[test]
 fn apply_fails_naming_the_call_and_releases_the_lock_when_a_service_always_fails() {
     let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
-    let stack = stack_behind(&proxy);
+    let stack = Stack::behind(&proxy);
     assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
     proxy.clear();
     // Everything the resources need beyond the state backend fails; the lock's own calls
@@ -239,7 +229,7 @@ fn apply_fails_naming_the_call_and_releases_the_lock_when_a_service_always_fails
 #[test]
 fn when_releasing_the_lock_fails_too_the_message_names_the_lock_left_and_how_to_clear_it() {
     let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
-    let stack = stack_behind(&proxy);
+    let stack = Stack::behind(&proxy);
     assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
     // Hold the first request after the lock is taken (the check for a lockfile of the same path),
     // then let every request fail from there on.

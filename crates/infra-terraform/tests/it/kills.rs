@@ -9,18 +9,11 @@ use std::time::Duration;
 use shopstack_testkit::{Behaviour, Hold, Lift, Proxy, Request, emulator_endpoint};
 
 use crate::lock_support::{infra_lock_id, lock_item};
-use crate::support::{REGION, Stack, assert_exit};
+use crate::support::{Stack, assert_exit};
 use crate::{stderr, stdout};
 
 /// How long a step of a killed apply may take before the test gives up.
 const TIMEOUT: Duration = Duration::from_secs(60);
-
-fn stack_behind(proxy: &Proxy) -> Stack {
-    Stack::with_environments(&format!(
-        "[environments.local]\nregion = \"{REGION}\"\nendpoint_url = \"{}\"\n",
-        proxy.url()
-    ))
-}
 
 fn operations(requests: &[Request]) -> String {
     requests
@@ -217,7 +210,7 @@ fn refused_then_unlocked(stack: &Stack, proxy: &Proxy, command: &str, id: &str) 
 /// plan after it has nothing to change.
 fn killed_at(hold: Hold, leaves_lock: bool) {
     let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
-    let stack = stack_behind(&proxy);
+    let stack = Stack::behind(&proxy);
     let held = kill_at(&stack, &proxy, "apply", &hold);
 
     let ids = listed_ids(&stack);
@@ -257,7 +250,7 @@ fn killed_at(hold: Hold, leaves_lock: bool) {
 /// everything that was left (the secret scheduled for deletion, as always).
 fn destroy_killed_at(hold: Hold) {
     let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
-    let stack = stack_behind(&proxy);
+    let stack = Stack::behind(&proxy);
     assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
     let held = kill_at(&stack, &proxy, "destroy", &hold);
 
@@ -393,7 +386,7 @@ kill_points! {
 #[test]
 fn the_kill_points_are_in_wave_order_in_an_apply() {
     let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
-    let stack = stack_behind(&proxy);
+    let stack = Stack::behind(&proxy);
     assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
     let requests = proxy.requests();
     let sequence = operations(&requests);
@@ -445,7 +438,7 @@ fn the_kill_points_are_in_wave_order_in_an_apply() {
 #[test]
 fn the_lock_table_is_the_last_deletion_of_a_destroy() {
     let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
-    let stack = stack_behind(&proxy);
+    let stack = Stack::behind(&proxy);
     assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
     proxy.clear();
     assert_exit(&stack.run(&["destroy", "--auto-approve"]), 0);

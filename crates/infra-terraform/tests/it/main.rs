@@ -10,6 +10,7 @@ mod kills;
 mod lock_support;
 mod locking;
 mod oidc;
+mod real_aws;
 mod requests;
 mod secrets;
 mod support;

@@ -26,9 +26,17 @@ pub struct Stack {
 impl Stack {
     /// A project whose `local` environment is the emulator, in a new account.
     pub fn new() -> Self {
+        Self::reaching(&emulator_endpoint())
+    }
+
+    /// A project whose `local` environment reaches the emulator through `proxy`.
+    pub fn behind(proxy: &shopstack_testkit::Proxy) -> Self {
+        Self::reaching(&proxy.url())
+    }
+
+    fn reaching(endpoint: &str) -> Self {
         Self::with_environments(&format!(
-            "[environments.local]\nregion = \"{REGION}\"\nendpoint_url = \"{}\"\n",
-            emulator_endpoint()
+            "[environments.local]\nregion = \"{REGION}\"\nendpoint_url = \"{endpoint}\"\n"
         ))
     }
 
@@ -122,6 +130,34 @@ impl Stack {
     /// CodeBuild.
     pub fn codebuild(&self) -> aws_sdk_codebuild::Client {
         aws_sdk_codebuild::Client::new(&self.sdk)
+    }
+
+    /// The names of the account's roles, sorted, as IAM lists them.
+    pub async fn role_names(&self) -> Vec<String> {
+        let roles = self.iam().list_roles().send().await.expect("roles");
+        let mut names: Vec<String> = roles
+            .roles()
+            .iter()
+            .map(|role| role.role_name().to_owned())
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Point-in-time recovery of `table` as DynamoDB reports it (`ENABLED`, `DISABLED`).
+    pub async fn point_in_time_recovery(&self, table: &str) -> Option<String> {
+        let backups = self
+            .dynamodb()
+            .describe_continuous_backups()
+            .table_name(table)
+            .send()
+            .await
+            .expect("backups");
+        backups
+            .continuous_backups_description()
+            .and_then(|description| description.point_in_time_recovery_description())
+            .and_then(|recovery| recovery.point_in_time_recovery_status())
+            .map(|status| status.as_str().to_owned())
     }
 
     /// ARN of the account's GitHub OIDC provider.
