@@ -8,10 +8,37 @@ use crate::context::Context;
 /// Name of the inline policy on each role.
 pub const INLINE_POLICY: &str = "shopstack";
 
-/// A JSON document in canonical form (object keys sorted, no whitespace), so that documents
-/// that differ only in formatting compare equal. Text that is not JSON is returned as is.
+/// A JSON policy document in canonical form (object keys sorted, every list sorted, no
+/// whitespace), so that documents that differ only in formatting or in an order AWS does not keep
+/// compare equal: statements, actions, resources and condition values are sets, ECR lifecycle
+/// rules are ordered by their `rulePriority`, not by their place. Text that is not JSON is
+/// returned as is.
 pub fn canonical(text: &str) -> String {
-    serde_json::from_str::<Value>(text).map_or_else(|_| text.to_owned(), |value| value.to_string())
+    serde_json::from_str::<Value>(text)
+        .map_or_else(|_| text.to_owned(), |value| orderless(value).to_string())
+}
+
+/// `value` with every array sorted by its elements' canonical text.
+fn orderless(value: Value) -> Value {
+    match value {
+        Value::Array(items) => {
+            let mut items: Vec<(String, Value)> = items
+                .into_iter()
+                .map(|item| {
+                    let item = orderless(item);
+                    (item.to_string(), item)
+                })
+                .collect();
+            items.sort_by(|left, right| left.0.cmp(&right.0));
+            Value::Array(items.into_iter().map(|(_, item)| item).collect())
+        }
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, value)| (key, orderless(value)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// Bucket policy refusing every request not made over TLS.

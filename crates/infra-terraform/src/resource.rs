@@ -42,6 +42,16 @@ pub enum ResourceError {
         /// `Code: message`, or the transport error.
         message: String,
     },
+    /// The state bucket exists in another region than the environment's.
+    #[error("state bucket {bucket} lives in region {region}, the environment says {configured}")]
+    WrongRegion {
+        /// The bucket.
+        bucket: String,
+        /// Where S3 says it lives.
+        region: String,
+        /// The environment's region.
+        configured: String,
+    },
     /// AWS answered in a way the tool cannot use.
     #[error("{resource}: {message}")]
     Unexpected {

@@ -1,6 +1,8 @@
 //! AWS's own error answers, given by the test proxy at the moment real AWS gives them: what moto,
 //! answering at once and never conflicting, does not reproduce.
 
+use std::fmt::Write;
+
 /// Requests of one service and operation, as [`crate::Request`] names them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Operation {
@@ -45,6 +47,8 @@ pub struct AwsAnswer {
     pub code: String,
     /// AWS's message.
     pub message: String,
+    /// Headers sent with it (S3's `x-amz-bucket-region`, say).
+    pub headers: Vec<(String, String)>,
 }
 
 impl AwsAnswer {
@@ -58,7 +62,15 @@ impl AwsAnswer {
             status,
             code: code.to_owned(),
             message: message.to_owned(),
+            headers: Vec::new(),
         }
+    }
+
+    /// Sends header `name: value` with the answer.
+    #[must_use]
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
     }
 
     /// Answers `times` requests in a row.
@@ -205,7 +217,13 @@ pub fn real_aws() -> Vec<AwsAnswer> {
 
 /// The error answer in the service's protocol: S3's REST-XML, IAM's and STS's query XML, or the
 /// JSON protocols of DynamoDB, ECR, Secrets Manager and CodeBuild.
-pub(crate) fn error_response(service: &str, status: u16, code: &str, message: &str) -> String {
+pub(crate) fn error_response(
+    service: &str,
+    status: u16,
+    code: &str,
+    message: &str,
+    headers: &[(String, String)],
+) -> String {
     let reason = match status {
         301 => "Moved Permanently",
         400 => "Bad Request",
@@ -216,7 +234,7 @@ pub(crate) fn error_response(service: &str, status: u16, code: &str, message: &s
         503 => "Service Unavailable",
         _ => "Error",
     };
-    let (content_type, extra, body) = match service {
+    let (content_type, mut extra, body) = match service {
         "s3" => (
             "application/xml",
             String::new(),
@@ -235,6 +253,9 @@ pub(crate) fn error_response(service: &str, status: u16, code: &str, message: &s
             format!("{{\"__type\":\"{code}\",\"message\":\"{message}\"}}"),
         ),
     };
+    for (name, value) in headers {
+        let _ = write!(extra, "{name}: {value}\r\n");
+    }
     format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n{extra}Content-Length: {}\r\n\r\n{body}",
         body.len()

@@ -500,7 +500,7 @@ fn fault_response(fault: Fault, service: &str) -> String {
         Fault::InternalError => (500, "InternalError"),
         _ => (503, "ServiceUnavailable"),
     };
-    error_response(service, status, code, "injected")
+    error_response(service, status, code, "injected", &[])
 }
 
 /// A small deterministic generator: faults hit the same request numbers in every run.
@@ -558,7 +558,14 @@ fn serve(
                 thread::sleep(behaviour.delay);
             }
             client_writer.write_all(
-                error_response(&service, answer.status, &answer.code, &answer.message).as_bytes(),
+                error_response(
+                    &service,
+                    answer.status,
+                    &answer.code,
+                    &answer.message,
+                    &answer.headers,
+                )
+                .as_bytes(),
             )?;
             continue;
         }

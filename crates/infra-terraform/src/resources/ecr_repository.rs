@@ -109,7 +109,10 @@ impl Resource for EcrRepository {
             ),
             ("scan_on_push", "true".to_owned()),
             ("encryption", EncryptionType::Aes256.as_str().to_owned()),
-            ("lifecycle_policy", ecr_lifecycle_policy().to_string()),
+            (
+                "lifecycle_policy",
+                canonical(&ecr_lifecycle_policy().to_string()),
+            ),
             ("tags", desired_tags(&self.context.names.tags())),
         ])
     }

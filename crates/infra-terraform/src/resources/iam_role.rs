@@ -215,8 +215,8 @@ impl Resource for IamRole {
 
     fn desired(&self) -> Attributes {
         Attributes::from([
-            ("trust_policy", self.trust().to_string()),
-            ("inline_policy", self.permissions().to_string()),
+            ("trust_policy", canonical(&self.trust().to_string())),
+            ("inline_policy", canonical(&self.permissions().to_string())),
             ("tags", desired_tags(&self.context.names.tags())),
         ])
     }

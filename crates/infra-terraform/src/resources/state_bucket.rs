@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::{
     BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
@@ -103,16 +104,33 @@ impl StateBucket {
 
     /// Turns a read error into: bucket missing (`Ok(None)`), setting absent (`Ok(Some("none"))`),
     /// or a failure.
-    fn classify<E, R>(
+    fn classify<E>(
         &self,
         operation: &'static str,
         absent_code: &str,
-        error: SdkError<E, R>,
+        error: SdkError<E, HttpResponse>,
     ) -> Result<Option<String>, ResourceError>
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug + 'static,
     {
+        // The bucket lives in another region (the environment's region was changed, say): S3
+        // answers 301 PermanentRedirect naming that region in `x-amz-bucket-region`.
+        let redirected = aws_error_code(&error) == Some("PermanentRedirect")
+            || error
+                .raw_response()
+                .is_some_and(|response| response.status().as_u16() == 301);
+        if redirected {
+            let region = error
+                .raw_response()
+                .and_then(|response| response.headers().get("x-amz-bucket-region"))
+                .unwrap_or("another region")
+                .to_owned();
+            return Err(ResourceError::WrongRegion {
+                bucket: self.bucket(),
+                region,
+                configured: self.context.region().to_owned(),
+            });
+        }
         match aws_error_code(&error) {
             Some("NoSuchBucket") => Ok(None),
             Some(code) if code == absent_code => Ok(Some("none".to_owned())),
@@ -530,7 +548,7 @@ impl Resource for StateBucket {
         ]);
         if !self.context.plain_http() {
             let policy = tls_only_bucket_policy(&self.context.state_bucket_arn());
-            attributes.insert("tls_policy", policy.to_string());
+            attributes.insert("tls_policy", canonical(&policy.to_string()));
         }
         attributes
     }

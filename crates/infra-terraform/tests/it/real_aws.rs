@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use shopstack_testkit::{Behaviour, Proxy, emulator_endpoint, real_aws};
+use shopstack_testkit::{AwsAnswer, Behaviour, Proxy, emulator_endpoint, real_aws};
 
 use crate::stdout;
 use crate::support::{Stack, assert_exit};
@@ -157,4 +157,96 @@ fn tags_beyond_the_first_page_are_read() {
     let plan = stack.run(&["plan", "--detailed-exitcode"]);
     assert_exit(&plan, 0);
     assert!(!stdout(&plan).contains("adopted"), "{}", stdout(&plan));
+}
+
+#[test]
+fn a_state_bucket_in_another_region_is_one_line_naming_both() {
+    let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
+    let stack = Stack::behind(&proxy);
+    let names = stack.names("local");
+    assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
+    // The bucket answers from another region than the environment's: S3 redirects.
+    proxy.set_behaviour(Behaviour {
+        answers: vec![
+            AwsAnswer::error(
+                "s3",
+                "GET ?versioning",
+                301,
+                "PermanentRedirect",
+                "The bucket you are attempting to access must be addressed using the specified endpoint.",
+            )
+            .header("x-amz-bucket-region", "us-west-2"),
+        ],
+        ..Behaviour::default()
+    });
+    let plan = stack.run(&["plan"]);
+    assert_exit(&plan, 1);
+    assert_eq!(
+        crate::stderr(&plan),
+        format!(
+            "error: read the live resources: state bucket {} lives in region us-west-2, the environment says eu-west-1\n",
+            names.state_bucket()
+        )
+    );
+}
+
+/// `document` with every list reversed: the same policy, in another order.
+fn reversed(document: &mut serde_json::Value) {
+    match document {
+        serde_json::Value::Array(items) => {
+            items.reverse();
+            items.iter_mut().for_each(reversed);
+        }
+        serde_json::Value::Object(map) => map.values_mut().for_each(reversed),
+        _ => {}
+    }
+}
+
+#[test]
+fn policies_in_another_order_are_no_drift() {
+    let stack = Stack::new();
+    let names = stack.names("local");
+    assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
+    // The same documents, every list (statements, actions, resources, lifecycle rules) in
+    // reverse, as AWS may hand them back.
+    stack.block_on(async {
+        let iam = stack.iam();
+        let stored = iam
+            .get_role_policy()
+            .role_name(names.ci_role())
+            .policy_name("shopstack")
+            .send()
+            .await
+            .expect("inline policy");
+        let mut document = crate::support::policy(stored.policy_document());
+        let statements = document["Statement"].as_array().map_or(0, Vec::len);
+        assert!(statements > 1, "the policy must have statements to reorder");
+        reversed(&mut document);
+        iam.put_role_policy()
+            .role_name(names.ci_role())
+            .policy_name("shopstack")
+            .policy_document(document.to_string())
+            .send()
+            .await
+            .expect("put reordered policy");
+        let ecr = stack.ecr();
+        let lifecycle = ecr
+            .get_lifecycle_policy()
+            .repository_name(names.ecr_repository())
+            .send()
+            .await
+            .expect("lifecycle");
+        let mut rules: serde_json::Value =
+            serde_json::from_str(lifecycle.lifecycle_policy_text().unwrap_or_default())
+                .expect("lifecycle JSON");
+        reversed(&mut rules);
+        ecr.put_lifecycle_policy()
+            .repository_name(names.ecr_repository())
+            .lifecycle_policy_text(rules.to_string())
+            .send()
+            .await
+            .expect("put reordered lifecycle");
+    });
+    let plan = stack.run(&["plan", "--detailed-exitcode"]);
+    assert_exit(&plan, 0);
 }
