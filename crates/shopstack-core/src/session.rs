@@ -5,9 +5,10 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sts::config::Credentials;
+use aws_sdk_sts::error::SdkError;
 use thiserror::Error;
 
-use crate::config::Environment;
+use crate::config::{DEFAULT_ENVIRONMENT, Environment};
 use crate::endpoint::{self, Endpoint, EndpointSource};
 use crate::error_chain::error_chain;
 
@@ -39,6 +40,16 @@ pub enum SessionError {
         endpoint: String,
         /// The SDK's error, with its causes.
         message: String,
+    },
+    /// Nothing answers at a loopback endpoint: an emulator that is not running.
+    #[error("nothing answers at {endpoint} ({reason}): {hint}")]
+    NotAnswering {
+        /// The endpoint.
+        endpoint: String,
+        /// `connection refused`, `timed out`.
+        reason: String,
+        /// What starts it.
+        hint: String,
     },
     /// The credentials belong to another account than the environment is pinned to.
     #[error(
@@ -90,8 +101,12 @@ impl AwsSession {
         )
         .map_err(SessionError::Endpoint)?;
         let sdk = sdk_config(environment, endpoint.as_ref().map(|(endpoint, _)| endpoint)).await;
-        let identity =
-            caller_identity(&sdk, endpoint.as_ref().map(|(endpoint, _)| endpoint)).await?;
+        let identity = caller_identity(
+            &sdk,
+            environment,
+            endpoint.as_ref().map(|(endpoint, _)| endpoint),
+        )
+        .await?;
         tracing::debug!(account = %identity.account_id, arn = %identity.arn, "caller identity");
         if let Some(expected) = &environment.account_id
             && *expected != identity.account_id
@@ -183,6 +198,7 @@ pub async fn sdk_config(environment: &Environment, endpoint: Option<&Endpoint>) 
 
 async fn caller_identity(
     sdk: &SdkConfig,
+    environment: &Environment,
     endpoint: Option<&Endpoint>,
 ) -> Result<CallerIdentity, SessionError> {
     let identity_error = |message: String| SessionError::Identity {
@@ -200,7 +216,30 @@ async fn caller_identity(
         )
         .send()
         .await
-        .map_err(|error| identity_error(error_chain(&error)))?;
+        .map_err(|error| match (&error, endpoint) {
+            (SdkError::DispatchFailure(failure), Some(endpoint))
+                if endpoint.is_loopback() && (failure.is_io() || failure.is_timeout()) =>
+            {
+                SessionError::NotAnswering {
+                    endpoint: endpoint.url().to_owned(),
+                    reason: if failure.is_timeout() {
+                        "timed out"
+                    } else {
+                        "connection refused"
+                    }
+                    .to_owned(),
+                    hint: if environment.name == DEFAULT_ENVIRONMENT {
+                        "start the local environment's AWS emulator with `cargo xtask local-aws start`".to_owned()
+                    } else {
+                        format!(
+                            "start the emulator environment \"{}\" points at",
+                            environment.name
+                        )
+                    },
+                }
+            }
+            _ => identity_error(error_chain(&error)),
+        })?;
     match (output.account, output.arn) {
         (Some(account_id), Some(arn)) => Ok(CallerIdentity { account_id, arn }),
         _ => Err(identity_error(

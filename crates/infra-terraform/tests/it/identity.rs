@@ -131,3 +131,30 @@ fn a_bad_lock_timeout_is_refused_before_any_request() {
     );
     assert_eq!(counter.connections(), 0);
 }
+
+#[test]
+fn an_emulator_that_is_not_running_is_one_line_naming_what_starts_it() {
+    // A loopback port nothing listens on: bound, then let go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("free port")
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    for (environment, hint) in [
+        (
+            "local",
+            "start the local environment's AWS emulator with `cargo xtask local-aws start`",
+        ),
+        ("dev", "start the emulator environment \"dev\" points at"),
+    ] {
+        let project = project(&format!(
+            "[environments.{environment}]\nregion = \"eu-west-1\"\nendpoint_url = \"{endpoint}\"\n"
+        ));
+        let output = run(infra_terraform(project.dir()).args(["--env", environment, "plan"]));
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert_eq!(
+            stderr(&output),
+            format!("error: nothing answers at {endpoint} (connection refused): {hint}\n")
+        );
+    }
+}
