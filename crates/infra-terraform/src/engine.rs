@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use shopstack_core::plan::{Action, AttributeChange, Plan, ResourceChange, Summary};
@@ -19,6 +19,9 @@ pub enum EngineError {
     /// The plan has conflicts: nothing was changed.
     #[error("refusing to apply: {}", .0.join("; "))]
     Conflict(Vec<String>),
+    /// Reading back what was written failed; the changes were made.
+    #[error("read back what was applied: {}", join(.0))]
+    ReadBack(Vec<ResourceError>),
     /// Some changes failed; the waves before them were applied.
     #[error("{} of the changes failed: {}", .0.len(), join(.0))]
     Failed(Vec<ResourceError>),
@@ -347,8 +350,77 @@ impl Planned {
                 return Err(EngineError::Failed(errors));
             }
         }
+        if self.direction == Direction::Apply {
+            self.confirm(report).await?;
+        }
         Ok(self.plan.summary())
     }
+
+    /// Reads back what was created or updated, all at once, until AWS answers with what was
+    /// written: S3 settings, among others, read back stale for a while after a write, and the
+    /// next plan would show drift that is not there. One round of reads when AWS is consistent;
+    /// more only while it is not, for up to [`READ_BACK_TIMEOUT`], then a note names what
+    /// still reads back otherwise.
+    async fn confirm(&self, report: &(dyn Fn(String) + Sync)) -> Result<(), EngineError> {
+        let mut pending: Vec<&Step> = self
+            .steps
+            .iter()
+            .filter(|step| matches!(step.action, Action::Create | Action::Update))
+            .collect();
+        let started = Instant::now();
+        let mut delay = Duration::from_millis(500);
+        while !pending.is_empty() {
+            let reads = join_all(pending.iter().map(|step| step.resource.read())).await;
+            let mut stale = Vec::new();
+            for (step, read) in pending.into_iter().zip(reads) {
+                let live = read.map_err(|error| EngineError::ReadBack(vec![error]))?;
+                let differing = stale_attributes(step, live.as_ref());
+                if !differing.is_empty() {
+                    stale.push((step, differing));
+                }
+            }
+            if stale.is_empty() {
+                return Ok(());
+            }
+            if started.elapsed() + delay >= READ_BACK_TIMEOUT {
+                for (step, differing) in stale {
+                    report(format!(
+                        "note: {}  {}: {} still read back otherwise after {}s; the next plan may show them",
+                        step.resource.address(),
+                        step.resource.id(),
+                        differing.join(", "),
+                        READ_BACK_TIMEOUT.as_secs()
+                    ));
+                }
+                return Ok(());
+            }
+            tracing::debug!(
+                stale = stale.len(),
+                "written settings read back stale; reading again"
+            );
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(8));
+            pending = stale.into_iter().map(|(step, _)| step).collect();
+        }
+        Ok(())
+    }
+}
+
+/// How long written settings may read back stale before apply reports them.
+const READ_BACK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The attributes `step` wrote that `live` does not show yet (all of them when it is not found).
+fn stale_attributes(step: &Step, live: Option<&Live>) -> Vec<&'static str> {
+    let desired = step.resource.desired();
+    let Some(live) = live else {
+        return desired.keys().copied().collect();
+    };
+    desired
+        .iter()
+        .filter(|(attribute, value)| live.attributes.get(*attribute) != Some(*value))
+        .filter(|(attribute, _)| step.action == Action::Create || step.drifted.contains(attribute))
+        .map(|(attribute, _)| *attribute)
+        .collect()
 }
 
 /// One audit finding.

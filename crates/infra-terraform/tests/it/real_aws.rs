@@ -250,3 +250,36 @@ fn policies_in_another_order_are_no_drift() {
     let plan = stack.run(&["plan", "--detailed-exitcode"]);
     assert_exit(&plan, 0);
 }
+
+#[test]
+fn settings_that_read_back_stale_are_confirmed_before_apply_reports_success() {
+    // S3 answers the first read after a lifecycle write with the old state (none yet): apply
+    // reads again until it sees what it wrote, so the plan right after it is clean.
+    let proxy = Proxy::start(
+        &emulator_endpoint(),
+        Behaviour {
+            answers: vec![
+                AwsAnswer::error(
+                    "s3",
+                    "GET ?lifecycle",
+                    404,
+                    "NoSuchLifecycleConfiguration",
+                    "The lifecycle configuration does not exist",
+                )
+                .after("s3", "PUT ?lifecycle"),
+            ],
+            ..Behaviour::default()
+        },
+    )
+    .expect("proxy");
+    let stack = Stack::behind(&proxy);
+    let apply = stack.run(&["apply", "--auto-approve"]);
+    assert_exit(&apply, 0);
+    assert_eq!(
+        answered(&proxy),
+        set(&["s3 GET ?lifecycle: NoSuchLifecycleConfiguration"]),
+        "the stale answer must be given to apply's read-back"
+    );
+    assert!(!stdout(&apply).contains("note:"), "{}", stdout(&apply));
+    assert_exit(&stack.run(&["plan", "--detailed-exitcode"]), 0);
+}
