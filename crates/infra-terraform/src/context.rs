@@ -133,17 +133,6 @@ impl Context {
         )
     }
 
-    /// ARN pattern of the application secret (AWS appends six random characters).
-    pub fn app_secret_arn_pattern(&self) -> String {
-        format!(
-            "arn:{}:secretsmanager:{}:{}:secret:{}-??????",
-            self.partition(),
-            self.region(),
-            self.account(),
-            self.names.app_secret()
-        )
-    }
-
     /// ARN of an IAM role of this account.
     pub fn role_arn(&self, role: &str) -> String {
         format!(

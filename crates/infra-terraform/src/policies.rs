@@ -105,7 +105,8 @@ const ECR_PUSH_ACTIONS: [&str; 7] = [
     "ecr:UploadLayerPart",
 ];
 
-/// The CodeBuild role: push to its repository, write its own logs, read the app secret.
+/// The CodeBuild role: what its buildspec uses, and no more. It logs in to ECR, pushes to its
+/// repository and writes its own logs; it reads no secret (nothing the buildspec runs uses one).
 pub fn codebuild_permissions(context: &Context) -> Value {
     let log_group = context.codebuild_log_group_arn();
     json!({
@@ -119,14 +120,70 @@ pub fn codebuild_permissions(context: &Context) -> Value {
                 "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
                 "Resource": [log_group.clone(), format!("{log_group}:*")]
             },
-            {
-                "Sid": "AppSecret",
-                "Effect": "Allow",
-                "Action": ["secretsmanager:GetSecretValue"],
-                "Resource": context.app_secret_arn_pattern()
-            }
         ]
     })
+}
+
+/// The actions the CodeBuild role's buildspec needs, besides writing its own logs (`logs:`).
+const CODEBUILD_ACTIONS: [&str; 8] = [
+    "ecr:GetAuthorizationToken",
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:CompleteLayerUpload",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:InitiateLayerUpload",
+    "ecr:PutImage",
+    "ecr:UploadLayerPart",
+];
+
+/// What CodeBuild's `StartBuild` must not override, each key with the Sid of the statement that
+/// denies it. CodeBuild's request condition keys ("AWS CodeBuild condition keys" in its user
+/// guide; the keys of StartBuild in the Service Authorization Reference): a `Null` check of
+/// `false` means the request sets that field. Each key has a statement of its own, because the
+/// keys of one `Null` block must all match for it to apply.
+pub const BUILD_OVERRIDES: [(&str, &str); 7] = [
+    ("NoBuildspecOverride", "codebuild:source.buildspec"),
+    ("NoSourceOverride", "codebuild:source.location"),
+    ("NoSecondarySources", "codebuild:secondarySources"),
+    ("NoImageOverride", "codebuild:environment.image"),
+    ("NoPrivilegedMode", "codebuild:environment.privilegedMode"),
+    ("NoServiceRoleOverride", "codebuild:serviceRole"),
+    (
+        "NoRegistryCredential",
+        "codebuild:environment.registryCredential",
+    ),
+];
+
+/// The only environment variables a build may be started with: those `apps-sre build` sets.
+pub const BUILD_VARIABLES: [&str; 2] = ["IMAGE_TAG", "IMAGE_REPO_URI"];
+
+/// Deny statements keeping `StartBuild` to the project as defined: no other buildspec, source,
+/// image, privileges or role, and no environment variables but [`BUILD_VARIABLES`].
+fn build_override_denies(project_arn: &str) -> Vec<Value> {
+    let mut denies: Vec<Value> = BUILD_OVERRIDES
+        .iter()
+        .map(|(sid, key)| {
+            json!({
+                "Sid": sid,
+                "Effect": "Deny",
+                "Action": "codebuild:StartBuild",
+                "Resource": project_arn,
+                "Condition": {"Null": {*key: "false"}}
+            })
+        })
+        .collect();
+    denies.push(json!({
+        "Sid": "OnlyImageVariables",
+        "Effect": "Deny",
+        "Action": "codebuild:StartBuild",
+        "Resource": project_arn,
+        "Condition": {
+            "ForAnyValue:StringNotEquals": {
+                "codebuild:environment.environmentVariables.name": BUILD_VARIABLES
+            }
+        }
+    }));
+    denies
 }
 
 /// GitHub Actions may assume the CI role only from the listed repositories, on the one branch.
@@ -151,7 +208,7 @@ pub fn ci_trust_policy(context: &Context) -> Value {
 pub fn ci_permissions(context: &Context) -> Value {
     let bucket = context.state_bucket_arn();
     let state = format!("{bucket}/{}", context.names.state_key());
-    json!({
+    let mut policy = json!({
         "Version": "2012-10-17",
         "Statement": [
             {"Sid": "StateList", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": bucket},
@@ -176,7 +233,11 @@ pub fn ci_permissions(context: &Context) -> Value {
                 "Resource": context.codebuild_project_arn()
             }
         ]
-    })
+    });
+    if let Some(statements) = policy["Statement"].as_array_mut() {
+        statements.extend(build_override_denies(&context.codebuild_project_arn()));
+    }
+    policy
 }
 
 /// Actions AWS only grants on `*`.
@@ -235,6 +296,79 @@ pub fn permission_findings(document: &Value) -> Vec<String> {
             .all(|action| RESOURCE_STAR_ONLY.contains(&action.as_str()));
         if star_resource && !star_only {
             findings.push(format!("{name}: Resource \"*\" for {}", actions.join(", ")));
+        }
+    }
+    findings
+}
+
+/// Findings in the CI role's permissions: every `StartBuild` override of [`BUILD_OVERRIDES`]
+/// must be denied, and environment variables limited to [`BUILD_VARIABLES`]; otherwise a
+/// workflow could run its own commands with the CodeBuild role's permissions.
+pub fn build_override_findings(document: &Value) -> Vec<String> {
+    let denies: Vec<&Value> = statements(document)
+        .into_iter()
+        .filter(|statement| statement.get("Effect").and_then(Value::as_str) == Some("Deny"))
+        .filter(|statement| {
+            strings(statement.get("Action"))
+                .iter()
+                .any(|action| action == "codebuild:StartBuild" || action == "codebuild:*")
+        })
+        .collect();
+    let mut findings: Vec<String> = BUILD_OVERRIDES
+        .iter()
+        .filter(|(_, key)| {
+            !denies.iter().any(|statement| {
+                statement
+                    .get("Condition")
+                    .and_then(|condition| condition.get("Null"))
+                    .and_then(Value::as_object)
+                    .is_some_and(|null| {
+                        null.len() == 1 && null.get(*key).and_then(Value::as_str) == Some("false")
+                    })
+            })
+        })
+        .map(|(_, key)| {
+            format!("StartBuild may set {key}: a workflow could run other commands as the CodeBuild role")
+        })
+        .collect();
+    let variables_limited = denies.iter().any(|statement| {
+        let mut names = strings(
+            statement
+                .get("Condition")
+                .and_then(|condition| condition.get("ForAnyValue:StringNotEquals"))
+                .and_then(|not_equals| {
+                    not_equals.get("codebuild:environment.environmentVariables.name")
+                }),
+        );
+        names.sort();
+        let mut wanted: Vec<String> = BUILD_VARIABLES
+            .iter()
+            .map(|name| (*name).to_owned())
+            .collect();
+        wanted.sort();
+        !names.is_empty() && names.iter().all(|name| wanted.contains(name))
+    });
+    if !variables_limited {
+        findings.push(format!(
+            "StartBuild may set environment variables other than {}",
+            BUILD_VARIABLES.join(", ")
+        ));
+    }
+    findings
+}
+
+/// Findings in the CodeBuild role's permissions: actions its buildspec does not use.
+pub fn codebuild_permission_findings(document: &Value) -> Vec<String> {
+    let mut findings = Vec::new();
+    for (index, statement) in statements(document).into_iter().enumerate() {
+        if statement.get("Effect").and_then(Value::as_str) != Some("Allow") {
+            continue;
+        }
+        let name = label(statement, index);
+        for action in strings(statement.get("Action")).iter().filter(|action| {
+            !action.starts_with("logs:") && !CODEBUILD_ACTIONS.contains(&action.as_str())
+        }) {
+            findings.push(format!("{name}: {action} is not used by the buildspec"));
         }
     }
     findings
@@ -378,6 +512,38 @@ mod tests {
                 "statement 0: token.actions.githubusercontent.com:aud is not pinned to sts.amazonaws.com with StringEquals",
                 "statement 0: token.actions.githubusercontent.com:sub is not pinned with StringEquals"
             ]
+        );
+    }
+
+    #[test]
+    fn start_build_overrides_must_each_be_denied() {
+        let project = "arn:aws:codebuild:eu-west-1:111122223333:project/shop-dev-image-build";
+        let policy = json!({"Statement": build_override_denies(project)});
+        assert_eq!(build_override_findings(&policy), Vec::<String>::new());
+        // One Null block holding every key only applies when all of them are set.
+        let anded = json!({"Statement": [{
+            "Effect": "Deny",
+            "Action": "codebuild:StartBuild",
+            "Resource": project,
+            "Condition": {"Null": BUILD_OVERRIDES.iter().map(|(_, key)| (key.to_string(), json!("false"))).collect::<serde_json::Map<_, _>>()}
+        }]});
+        let findings = build_override_findings(&anded);
+        assert_eq!(findings.len(), BUILD_OVERRIDES.len() + 1, "{findings:?}");
+        assert!(
+            findings[0].starts_with("StartBuild may set codebuild:source.buildspec"),
+            "{findings:?}"
+        );
+    }
+
+    #[test]
+    fn a_codebuild_role_reading_secrets_is_a_finding() {
+        let policy = json!({"Statement": [
+            {"Sid": "EcrLogin", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
+            {"Sid": "AppSecret", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}
+        ]});
+        assert_eq!(
+            codebuild_permission_findings(&policy),
+            ["statement AppSecret: secretsmanager:GetSecretValue is not used by the buildspec"]
         );
     }
 

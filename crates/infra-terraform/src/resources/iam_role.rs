@@ -14,7 +14,8 @@ use serde_json::Value;
 
 use crate::context::Context;
 use crate::policies::{
-    INLINE_POLICY, canonical, ci_trust_findings, codebuild_trust_findings, permission_findings,
+    INLINE_POLICY, build_override_findings, canonical, ci_trust_findings,
+    codebuild_permission_findings, codebuild_trust_findings, permission_findings,
 };
 use crate::resource::{
     Attributes, DestroyOptions, Live, Resource, ResourceError, aws, desired_tags, is_managed,
@@ -355,6 +356,14 @@ impl Resource for IamRole {
             .into_iter()
             .map(|finding| format!("inline policy {finding}"))
             .collect();
+        findings.extend(
+            match self.kind {
+                RoleKind::CodeBuild => codebuild_permission_findings(&parse("inline_policy")),
+                RoleKind::GitHubActions => build_override_findings(&parse("inline_policy")),
+            }
+            .into_iter()
+            .map(|finding| format!("inline policy {finding}")),
+        );
         let trust_findings = match self.kind {
             RoleKind::CodeBuild => {
                 codebuild_trust_findings(&trust, &self.context.codebuild_project_arn())

@@ -10,6 +10,7 @@ mod kills;
 mod lock_support;
 mod locking;
 mod oidc;
+mod privilege;
 mod real_aws;
 mod requests;
 mod secrets;
