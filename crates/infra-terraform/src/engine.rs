@@ -313,8 +313,11 @@ impl Planned {
             Direction::Apply => waves.into_values().collect(),
             Direction::Destroy => waves.into_values().rev().collect(),
         };
+        // Settings written in one wave are read back while the next wave runs.
+        let mut to_confirm: Vec<&Step> = Vec::new();
         for wave in ordered {
-            let results = join_all(wave.iter().map(|step| async move {
+            let confirming = std::mem::take(&mut to_confirm);
+            let writes = join_all(wave.iter().map(|step| async move {
                 let started = Instant::now();
                 let result = match step.action {
                     Action::Create => step.resource.create().await,
@@ -343,30 +346,34 @@ impl Planned {
                     ));
                 }
                 result
-            }))
-            .await;
+            }));
+            let (results, confirmed) = futures::join!(writes, Self::confirm(confirming, report));
+            confirmed?;
             let errors: Vec<ResourceError> = results.into_iter().filter_map(Result::err).collect();
             if !errors.is_empty() {
                 return Err(EngineError::Failed(errors));
             }
+            if self.direction == Direction::Apply {
+                to_confirm = wave
+                    .into_iter()
+                    .filter(|step| step.resource.settles_after_write())
+                    .filter(|step| matches!(step.action, Action::Create | Action::Update))
+                    .collect();
+            }
         }
-        if self.direction == Direction::Apply {
-            self.confirm(report).await?;
-        }
+        Self::confirm(to_confirm, report).await?;
         Ok(self.plan.summary())
     }
 
-    /// Reads back what was created or updated, all at once, until AWS answers with what was
-    /// written: S3 settings, among others, read back stale for a while after a write, and the
-    /// next plan would show drift that is not there. One round of reads when AWS is consistent;
-    /// more only while it is not, for up to [`READ_BACK_TIMEOUT`], then a note names what
-    /// still reads back otherwise.
-    async fn confirm(&self, report: &(dyn Fn(String) + Sync)) -> Result<(), EngineError> {
-        let mut pending: Vec<&Step> = self
-            .steps
-            .iter()
-            .filter(|step| matches!(step.action, Action::Create | Action::Update))
-            .collect();
+    /// Reads back the resources `pending` wrote, all at once, until AWS answers with what was
+    /// written: S3 settings read back stale for a while after a write, and the next plan would
+    /// show drift that is not there. One round of reads when AWS is consistent, and it runs
+    /// beside the next wave's writes; more only while AWS is not, for up to
+    /// [`READ_BACK_TIMEOUT`], then a note names what still reads back otherwise.
+    async fn confirm(
+        mut pending: Vec<&Step>,
+        report: &(dyn Fn(String) + Sync),
+    ) -> Result<(), EngineError> {
         let started = Instant::now();
         let mut delay = Duration::from_millis(500);
         while !pending.is_empty() {

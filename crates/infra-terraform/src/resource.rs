@@ -78,6 +78,11 @@ pub trait Resource: Send + Sync {
     fn destroyed_last(&self) -> bool {
         false
     }
+    /// Whether its settings may read back stale for a while after a write (S3's bucket settings),
+    /// so that `apply` reads them back until they show what was written.
+    fn settles_after_write(&self) -> bool {
+        false
+    }
     /// Attributes AWS cannot change in place: a difference there is a conflict.
     fn immutable(&self) -> &'static [&'static str] {
         &[]

@@ -534,6 +534,11 @@ impl Resource for StateBucket {
         0
     }
 
+    fn settles_after_write(&self) -> bool {
+        // S3's configuration reads are eventually consistent with its writes.
+        true
+    }
+
     fn desired(&self) -> Attributes {
         let mut attributes = Attributes::from([
             ("versioning", "Enabled".to_owned()),
