@@ -15,6 +15,9 @@ pub struct Settle {
     pub codes: &'static [&'static str],
     /// When set, only errors whose message contains this text pass with time.
     pub message: Option<&'static str>,
+    /// When set, errors whose message contains this text do not pass with time (they need the
+    /// caller to act first).
+    pub unless: Option<&'static str>,
     /// How long to keep trying.
     pub timeout: Duration,
 }
@@ -35,6 +38,7 @@ const MAX_DELAY: Duration = Duration::from_secs(8);
 pub const S3_BUCKET_SETTLING: Settle = Settle {
     codes: &["NoSuchBucket", "OperationAborted"],
     message: None,
+    unless: None,
     timeout: PROPAGATION,
 };
 
@@ -43,6 +47,7 @@ pub const S3_BUCKET_SETTLING: Settle = Settle {
 pub const S3_NAME_RELEASING: Settle = Settle {
     codes: &["OperationAborted"],
     message: None,
+    unless: None,
     timeout: PROPAGATION,
 };
 
@@ -51,6 +56,7 @@ pub const S3_NAME_RELEASING: Settle = Settle {
 pub const DYNAMODB_BACKUPS_ENABLING: Settle = Settle {
     codes: &["ContinuousBackupsUnavailableException"],
     message: None,
+    unless: None,
     timeout: PROPAGATION,
 };
 
@@ -60,6 +66,8 @@ pub const DYNAMODB_BACKUPS_ENABLING: Settle = Settle {
 pub const IAM_CONCURRENT: Settle = Settle {
     codes: &["ConcurrentModification", "DeleteConflict"],
     message: None,
+    // A role still in an instance profile conflicts until it is taken out: no waiting helps.
+    unless: Some("instance profile"),
     timeout: PROPAGATION,
 };
 
@@ -69,6 +77,7 @@ pub const IAM_CONCURRENT: Settle = Settle {
 pub const CODEBUILD_ROLE_PROPAGATING: Settle = Settle {
     codes: &["InvalidInputException"],
     message: Some("sts:AssumeRole"),
+    unless: None,
     timeout: PROPAGATION,
 };
 
@@ -82,12 +91,14 @@ impl Settle {
             return false;
         };
         let error = service.err();
+        let says = |text: &str| {
+            error
+                .message()
+                .is_some_and(|message| message.contains(text))
+        };
         error.code().is_some_and(|code| self.codes.contains(&code))
-            && self.message.is_none_or(|wanted| {
-                error
-                    .message()
-                    .is_some_and(|message| message.contains(wanted))
-            })
+            && self.message.is_none_or(says)
+            && !self.unless.is_some_and(says)
     }
 }
 

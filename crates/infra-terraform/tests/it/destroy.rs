@@ -241,6 +241,66 @@ fn destroy_removes_a_role_with_policies_added_by_hand_and_keeps_the_policy_itsel
 }
 
 #[test]
+fn destroy_takes_a_role_out_of_an_instance_profile_before_deleting_it() {
+    let proxy = shopstack_testkit::Proxy::start(
+        &shopstack_testkit::emulator_endpoint(),
+        shopstack_testkit::Behaviour::default(),
+    )
+    .expect("proxy");
+    let stack = Stack::behind(&proxy);
+    let role = stack.names("local").codebuild_role();
+    assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
+    let iam = stack.iam();
+    // Someone put the CodeBuild role into an instance profile: DeleteRole refuses until the
+    // role is taken out (DeleteRole's reference), which no waiting mends.
+    let profile = format!("{role}-profile");
+    stack.block_on(async {
+        iam.create_instance_profile()
+            .instance_profile_name(&profile)
+            .send()
+            .await
+            .expect("create instance profile");
+        iam.add_role_to_instance_profile()
+            .instance_profile_name(&profile)
+            .role_name(&role)
+            .send()
+            .await
+            .expect("add role");
+    });
+
+    proxy.clear();
+    let destroy = stack.run(&["destroy", "--auto-approve"]);
+    assert_exit(&destroy, 0);
+    // Refused once, then deleted once the role is out: no waiting on a conflict that needs an
+    // action (the CI role's DeleteRole is the other one).
+    let calls = |operation: &str| {
+        proxy
+            .requests()
+            .iter()
+            .filter(|request| request.operation == operation)
+            .count()
+    };
+    assert_eq!(calls("DeleteRole"), 3);
+    assert_eq!(calls("RemoveRoleFromInstanceProfile"), 1);
+    stack.block_on(async {
+        let gone = iam.get_role().role_name(&role).send().await;
+        assert!(gone.is_err(), "{gone:?}");
+        // The profile is not ShopStack's: it stays, without the role.
+        let kept = iam
+            .get_instance_profile()
+            .instance_profile_name(&profile)
+            .send()
+            .await
+            .expect("the instance profile still exists");
+        assert!(
+            kept.instance_profile()
+                .is_some_and(|profile| profile.roles().is_empty()),
+            "{kept:?}"
+        );
+    });
+}
+
+#[test]
 fn a_destroy_resumed_after_the_lock_table_is_gone_locks_in_the_bucket_and_deletes_it() {
     let stack = Stack::new();
     let names = stack.names("local");
