@@ -4,6 +4,7 @@ pub mod app_secret;
 pub mod argocd;
 pub mod build;
 pub mod cli;
+mod commands;
 pub mod docker;
 pub mod ecr_login;
 pub mod git;
