@@ -209,14 +209,6 @@ resource "aws_iam_role_policy" "codebuild" {
         ]
         "Sid" = "Logs"
       },
-      {
-        "Action" = [
-          "secretsmanager:GetSecretValue",
-        ]
-        "Effect"   = "Allow"
-        "Resource" = "arn:aws:secretsmanager:${var.region}:${var.account_id}:secret:${var.project}/${var.environment}/app-config-??????"
-        "Sid"      = "AppSecret"
-      },
     ]
     "Version" = "2012-10-17"
   })
@@ -252,7 +244,7 @@ resource "aws_iam_role_policy" "github_actions" {
   name = "shopstack"
   role = aws_iam_role.github_actions.id
   policy = jsonencode({
-    "Statement" = [
+    "Statement" = concat([
       {
         "Action" = [
           "s3:ListBucket",
@@ -316,7 +308,23 @@ resource "aws_iam_role_policy" "github_actions" {
         "Resource" = "arn:aws:codebuild:${var.region}:${var.account_id}:project/${local.image_build}"
         "Sid"      = "ImageBuild"
       },
-    ]
+      ], [for sid, key in local.build_overrides : {
+        "Action"    = "codebuild:StartBuild"
+        "Condition" = { "Null" = { (key) = "false" } }
+        "Effect"    = "Deny"
+        "Resource"  = local.image_build_arn
+        "Sid"       = sid
+        }], [{
+        "Action" = "codebuild:StartBuild"
+        "Condition" = {
+          "ForAnyValue:StringNotEquals" = {
+            "codebuild:environment.environmentVariables.name" = ["IMAGE_TAG", "IMAGE_REPO_URI"]
+          }
+        }
+        "Effect"   = "Deny"
+        "Resource" = local.image_build_arn
+        "Sid"      = "OnlyImageVariables"
+    }])
     "Version" = "2012-10-17"
   })
 }

@@ -35,8 +35,19 @@ locals {
   name         = "${var.project}-${var.environment}"
   state_bucket = "${local.name}-tfstate-${var.account_id}"
   image_build  = "${local.name}-image-build"
-  repository   = "arn:aws:ecr:${var.region}:${var.account_id}:repository/${local.name}"
-  oidc_host    = "token.actions.githubusercontent.com"
+  # The StartBuild overrides the CI role is denied, as ShopStack's policies say (policies.rs).
+  image_build_arn = "arn:aws:codebuild:${var.region}:${var.account_id}:project/${local.name}-image-build"
+  build_overrides = {
+    NoBuildspecOverride   = "codebuild:source.buildspec"
+    NoSourceOverride      = "codebuild:source.location"
+    NoSecondarySources    = "codebuild:secondarySources"
+    NoImageOverride       = "codebuild:environment.image"
+    NoPrivilegedMode      = "codebuild:environment.privilegedMode"
+    NoServiceRoleOverride = "codebuild:serviceRole"
+    NoRegistryCredential  = "codebuild:environment.registryCredential"
+  }
+  repository = "arn:aws:ecr:${var.region}:${var.account_id}:repository/${local.name}"
+  oidc_host  = "token.actions.githubusercontent.com"
   tags = {
     "Environment" = var.environment
     "ManagedBy"   = "shopstack"

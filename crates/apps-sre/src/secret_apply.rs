@@ -81,10 +81,14 @@ impl std::fmt::Display for Outcome {
     }
 }
 
+/// A Secret's `type`; the API server's default when none is set.
+fn type_of(secret: &Secret) -> &str {
+    secret.type_.as_deref().unwrap_or("Opaque")
+}
+
 /// Why `existing` cannot become `desired` in place, if it cannot: the API server refuses to
 /// change a Secret's `type`, and any data of an `immutable` one.
 pub fn replace_reason(existing: &Secret, desired: &Secret) -> Option<String> {
-    let type_of = |secret: &Secret| secret.type_.clone().unwrap_or_else(|| "Opaque".to_owned());
     if type_of(existing) != type_of(desired) {
         return Some(format!("it was of type {}", type_of(existing)));
     }
@@ -136,7 +140,7 @@ pub fn same_content(existing: &Secret, desired: &Secret) -> bool {
             .iter()
             .all(|(key, value)| have.get(key) == Some(value))
     };
-    existing.type_.as_deref().unwrap_or("Opaque") == desired.type_.as_deref().unwrap_or("Opaque")
+    type_of(existing) == type_of(desired)
         && data(existing) == data(desired)
         && includes(
             existing.metadata.labels.as_ref(),

@@ -8,7 +8,7 @@ use futures::future::join_all;
 use shopstack_core::plan::{Action, AttributeChange, Plan, ResourceChange, Summary};
 use thiserror::Error;
 
-use crate::resource::{DestroyOptions, Live, Resource, ResourceError};
+use crate::resource::{Attributes, DestroyOptions, Live, Resource, ResourceError};
 
 /// Errors of the engine.
 #[derive(Debug, Error)]
@@ -113,9 +113,7 @@ pub fn plan_apply(observed: &[Observed], notes: Vec<String>) -> Planned {
                 (Action::Create, attributes, Vec::new(), None)
             }
             Some(live) => {
-                let drift: Vec<(&'static str, String, String)> = desired
-                    .iter()
-                    .filter(|(attribute, value)| live.attributes.get(*attribute) != Some(*value))
+                let drift: Vec<(&'static str, String, String)> = differing(&desired, live)
                     .filter(|(attribute, _)| live.managed || **attribute != "tags")
                     .map(|(attribute, value)| {
                         let old = live
@@ -422,12 +420,20 @@ fn stale_attributes(step: &Step, live: Option<&Live>) -> Vec<&'static str> {
     let Some(live) = live else {
         return desired.keys().copied().collect();
     };
-    desired
-        .iter()
-        .filter(|(attribute, value)| live.attributes.get(*attribute) != Some(*value))
+    differing(&desired, live)
         .filter(|(attribute, _)| step.action == Action::Create || step.drifted.contains(attribute))
         .map(|(attribute, _)| *attribute)
         .collect()
+}
+
+/// The desired attributes `live` does not show as desired.
+fn differing<'a>(
+    desired: &'a Attributes,
+    live: &'a Live,
+) -> impl Iterator<Item = (&'a &'static str, &'a String)> {
+    desired
+        .iter()
+        .filter(|(attribute, value)| live.attributes.get(*attribute) != Some(*value))
 }
 
 /// One audit finding.

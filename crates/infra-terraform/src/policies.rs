@@ -124,18 +124,6 @@ pub fn codebuild_permissions(context: &Context) -> Value {
     })
 }
 
-/// The actions the CodeBuild role's buildspec needs, besides writing its own logs (`logs:`).
-const CODEBUILD_ACTIONS: [&str; 8] = [
-    "ecr:GetAuthorizationToken",
-    "ecr:BatchCheckLayerAvailability",
-    "ecr:BatchGetImage",
-    "ecr:CompleteLayerUpload",
-    "ecr:GetDownloadUrlForLayer",
-    "ecr:InitiateLayerUpload",
-    "ecr:PutImage",
-    "ecr:UploadLayerPart",
-];
-
 /// What CodeBuild's `StartBuild` must not override, each key with the Sid of the statement that
 /// denies it. CodeBuild's request condition keys ("AWS CodeBuild condition keys" in its user
 /// guide; the keys of StartBuild in the Service Authorization Reference): a `Null` check of
@@ -357,6 +345,14 @@ pub fn build_override_findings(document: &Value) -> Vec<String> {
     findings
 }
 
+/// Whether the CodeBuild role's buildspec uses `action`: the ECR login and push of
+/// [`codebuild_permissions`], and writing its own logs.
+fn buildspec_uses(action: &str) -> bool {
+    action == "ecr:GetAuthorizationToken"
+        || ECR_PUSH_ACTIONS.contains(&action)
+        || action.starts_with("logs:")
+}
+
 /// Findings in the CodeBuild role's permissions: actions its buildspec does not use.
 pub fn codebuild_permission_findings(document: &Value) -> Vec<String> {
     let mut findings = Vec::new();
@@ -365,9 +361,10 @@ pub fn codebuild_permission_findings(document: &Value) -> Vec<String> {
             continue;
         }
         let name = label(statement, index);
-        for action in strings(statement.get("Action")).iter().filter(|action| {
-            !action.starts_with("logs:") && !CODEBUILD_ACTIONS.contains(&action.as_str())
-        }) {
+        for action in strings(statement.get("Action"))
+            .iter()
+            .filter(|action| !buildspec_uses(action))
+        {
             findings.push(format!("{name}: {action} is not used by the buildspec"));
         }
     }

@@ -71,6 +71,23 @@ pub const IAM_CONCURRENT: Settle = Settle {
     timeout: PROPAGATION,
 };
 
+/// IAM checking a trust policy that names an OIDC provider created moments ago:
+/// `MalformedPolicyDocument` until the provider has propagated.
+pub const OIDC_PROVIDER_PROPAGATING: Settle = Settle {
+    codes: &["MalformedPolicyDocument"],
+    message: None,
+    unless: None,
+    timeout: PROPAGATION,
+};
+
+/// No answer passes with time: the call is made once.
+pub const NOTHING: Settle = Settle {
+    codes: &[],
+    message: None,
+    unless: None,
+    timeout: Duration::ZERO,
+};
+
 /// CodeBuild given a role IAM has not propagated to it yet: `InvalidInputException` "CodeBuild is
 /// not authorized to perform: sts:AssumeRole", on create and on update (the provider's
 /// `resourceProjectCreate`/`resourceProjectUpdate` in internal/service/codebuild/project.go).

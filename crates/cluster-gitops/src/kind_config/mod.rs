@@ -627,6 +627,28 @@ fn invalid<T>(at: &Located<T>, message: String) -> Refusal {
     Refusal::invalid(at.at(), message)
 }
 
+/// `field` as written, which must be `expected`: missing (or empty) is refused at `start`, another
+/// value where it is written, saying it `is_not`.
+fn required(
+    written: Option<Located<String>>,
+    start: (usize, usize),
+    field: &str,
+    expected: &str,
+    is_not: &str,
+) -> Result<Located<String>, Refusal> {
+    match written.filter(|written| !written.value.is_empty()) {
+        None => Err(Refusal::invalid(
+            start,
+            format!("{field}: missing: use {expected:?}"),
+        )),
+        Some(written) if written.value != expected => Err(invalid(
+            &written,
+            format!("{field}: {:?} {is_not}: use {expected:?}", written.value),
+        )),
+        Some(written) => Ok(written),
+    }
+}
+
 fn parse_config(text: &str, options: LoadOptions) -> Result<KindConfig, Refusal> {
     let document = read_document(text)?;
     let root = document.root.as_ref();
@@ -634,42 +656,20 @@ fn parse_config(text: &str, options: LoadOptions) -> Result<KindConfig, Refusal>
     let mut decoder = Decoder::new(document.size);
     // load.go decides by apiVersion and kind, read leniently, before decoding anything else.
     let (kind, api_version) = decoder.type_meta(root)?;
-    let api_version = match api_version.filter(|written| !written.value.is_empty()) {
-        None => {
-            return Err(Refusal::invalid(
-                start,
-                format!("apiVersion: missing: use {API_VERSION:?}"),
-            ));
-        }
-        Some(written) if written.value != API_VERSION => {
-            return Err(invalid(
-                &written,
-                format!(
-                    "apiVersion: {:?} is not supported: use {API_VERSION:?}",
-                    written.value
-                ),
-            ));
-        }
-        Some(written) => written,
-    };
-    let kind = match kind.filter(|written| !written.value.is_empty()) {
-        None => {
-            return Err(Refusal::invalid(
-                start,
-                format!("kind: missing: use {KIND:?}"),
-            ));
-        }
-        Some(written) if written.value != KIND => {
-            return Err(invalid(
-                &written,
-                format!(
-                    "kind: {:?} is not a kind cluster configuration: use {KIND:?}",
-                    written.value
-                ),
-            ));
-        }
-        Some(written) => written,
-    };
+    let api_version = required(
+        api_version,
+        start,
+        "apiVersion",
+        API_VERSION,
+        "is not supported",
+    )?;
+    let kind = required(
+        kind,
+        start,
+        "kind",
+        KIND,
+        "is not a kind cluster configuration",
+    )?;
     let raw = match root {
         Some(root) => decoder.cluster(root)?,
         None => RawCluster::default(),

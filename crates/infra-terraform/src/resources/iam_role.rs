@@ -1,7 +1,6 @@
 //! An IAM role with a trust policy and one inline permissions policy: the CodeBuild and CI roles.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_iam::error::SdkError;
@@ -22,9 +21,6 @@ use crate::resource::{
     sdk_tags, tags_attribute,
 };
 use crate::retry;
-
-/// How long to retry a role whose trust names a principal IAM has not propagated yet.
-const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Which role: they differ in policies and in what audit checks in their trust.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,43 +118,32 @@ impl IamRole {
 
     async fn create_role(&self) -> Result<(), ResourceError> {
         let name = self.name();
-        let started = std::time::Instant::now();
-        let mut delay = Duration::from_millis(500);
-        loop {
-            let created = self
-                .context
-                .iam
-                .create_role()
-                .role_name(&name)
-                .assume_role_policy_document(self.trust().to_string())
-                .description(self.description())
-                .set_tags(Some(self.tags()?))
-                .send()
-                .await;
-            match created {
-                Ok(_) => return Ok(()),
-                // Created meanwhile by a concurrent apply; its policies are set below all the same.
-                Err(SdkError::ServiceError(service))
-                    if matches!(
-                        service.err(),
-                        CreateRoleError::EntityAlreadyExistsException(_)
-                    ) =>
-                {
-                    return Ok(());
-                }
-                // A just-created OIDC provider may not be visible to IAM's policy check yet.
-                Err(SdkError::ServiceError(service))
-                    if matches!(
-                        service.err(),
-                        CreateRoleError::MalformedPolicyDocumentException(_)
-                    ) && started.elapsed() < PROPAGATION_TIMEOUT
-                        && self.kind == RoleKind::GitHubActions =>
-                {
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(8));
-                }
-                Err(error) => return Err(aws("IAM", "CreateRole", &name)(error)),
+        let request = self
+            .context
+            .iam
+            .create_role()
+            .role_name(&name)
+            .assume_role_policy_document(self.trust().to_string())
+            .description(self.description())
+            .set_tags(Some(self.tags()?));
+        // A just-created OIDC provider may not be visible to IAM's policy check of the CI
+        // role's trust yet; the CodeBuild role's trust names no such principal.
+        let settle = match self.kind {
+            RoleKind::GitHubActions => &retry::OIDC_PROVIDER_PROPAGATING,
+            RoleKind::CodeBuild => &retry::NOTHING,
+        };
+        match retry::eventually(settle, || request.clone().send()).await {
+            Ok(_) => Ok(()),
+            // Created meanwhile by a concurrent apply; its policies are set below all the same.
+            Err(SdkError::ServiceError(service))
+                if matches!(
+                    service.err(),
+                    CreateRoleError::EntityAlreadyExistsException(_)
+                ) =>
+            {
+                Ok(())
             }
+            Err(error) => Err(aws("IAM", "CreateRole", &name)(error)),
         }
     }
 }
