@@ -213,7 +213,7 @@ pub fn run(sh: &Shell, args: &Args) -> anyhow::Result<ExitCode> {
     if environment == "local" && !args.plan_only {
         let local_started = Instant::now();
         let address = local_aws::local_address(&config)?;
-        let url = local_aws::ensure_running(sh, address)?;
+        let url = local_aws::ensure_running(sh, address, &config)?;
         eprintln!("    ok  local AWS emulator at {url}");
         summary.push((
             "local aws".to_owned(),

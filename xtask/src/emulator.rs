@@ -1,13 +1,13 @@
-//! The moto AWS emulator: installing it, starting it on loopback, waiting for it, stopping it.
+//! The moto AWS emulator: installing it, starting it on loopback over TLS, waiting for it, stopping it.
 
 use std::fs::File;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use shopstack_testkit::EmulatorTls;
 use xshell::{Shell, cmd};
 
 /// How long a starting emulator may take to answer.
@@ -47,19 +47,22 @@ pub fn free_port() -> anyhow::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-/// Whether something answers HTTP at `address` (any status counts).
-pub fn answers(address: SocketAddr) -> bool {
-    let Ok(mut stream) = TcpStream::connect_timeout(&address, Duration::from_millis(500)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+/// Whether something answers HTTPS at `address` with a certificate `ca` signed (any status
+/// counts).
+pub fn answers(address: SocketAddr, ca: &Path) -> bool {
     let request =
         format!("GET /moto-api/ HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
-    let mut head = [0u8; 5];
-    stream.read_exact(&mut head).is_ok() && &head == b"HTTP/"
+    shopstack_testkit::tls::exchange(&format!("https://{address}"), Some(ca), &request)
+        .is_ok_and(|answer| answer.starts_with("HTTP/"))
+}
+
+/// The moto server with `aws:SecureTransport` evaluated (moto ignores `Bool` conditions, so the
+/// TLS-only bucket policy would deny every object request, TLS or not).
+fn launcher() -> PathBuf {
+    crate::project_root()
+        .join("xtask")
+        .join("emulator")
+        .join("moto_tls.py")
 }
 
 /// A running emulator process.
@@ -70,12 +73,22 @@ pub struct Emulator {
     pub address: SocketAddr,
     /// Its output.
     pub log: PathBuf,
+    /// Its CA and certificate.
+    pub tls: EmulatorTls,
 }
 
 impl Emulator {
-    /// Starts `python3 -m moto.server` on `address`, its output in `log`. A `detached` server is
-    /// in its own process group, so it outlives this process and the terminal's Ctrl-C.
-    pub fn start(address: SocketAddr, log: &Path, detached: bool) -> anyhow::Result<Self> {
+    /// Starts the moto server on `address` over TLS with a certificate of a new CA made
+    /// in `tls_dir`, its output in `log`. A `detached` server is in its own process group, so it
+    /// outlives this process and the terminal's Ctrl-C.
+    pub fn start(
+        address: SocketAddr,
+        log: &Path,
+        tls_dir: &Path,
+        detached: bool,
+    ) -> anyhow::Result<Self> {
+        let tls = EmulatorTls::create(tls_dir)
+            .with_context(|| format!("make the emulator's CA in {}", tls_dir.display()))?;
         if let Some(parent) = log.parent() {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("create {}", parent.display()))?;
@@ -83,10 +96,15 @@ impl Emulator {
         let output = File::create(log).with_context(|| format!("create {}", log.display()))?;
         let mut command = Command::new("python3");
         command
-            .args(["-m", "moto.server", "-H"])
+            .arg(launcher())
+            .arg("-H")
             .arg(address.ip().to_string())
             .arg("-p")
             .arg(address.port().to_string())
+            .arg("--ssl-cert")
+            .arg(tls.cert())
+            .arg("--ssl-key")
+            .arg(tls.key())
             .stdin(Stdio::null())
             .stdout(output.try_clone()?)
             .stderr(output);
@@ -96,11 +114,12 @@ impl Emulator {
         }
         let child = command
             .spawn()
-            .context("start the AWS emulator (python3 -m moto.server)")?;
+            .context("start the AWS emulator (python3 xtask/emulator/moto_tls.py)")?;
         let mut emulator = Self {
             child,
             address,
             log: log.to_path_buf(),
+            tls,
         };
         emulator.wait_until_answers()?;
         Ok(emulator)
@@ -109,7 +128,7 @@ impl Emulator {
     fn wait_until_answers(&mut self) -> anyhow::Result<()> {
         let deadline = Instant::now() + START_TIMEOUT;
         while Instant::now() < deadline {
-            if answers(self.address) {
+            if answers(self.address, &self.tls.ca()) {
                 return Ok(());
             }
             if let Some(status) = self.child.try_wait()? {
@@ -129,9 +148,9 @@ impl Emulator {
         )
     }
 
-    /// `http://ADDRESS`.
+    /// `https://ADDRESS`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.address)
+        format!("https://{}", self.address)
     }
 }
 

@@ -30,11 +30,13 @@ pub fn run(sh: &Shell, args: &Args) -> anyhow::Result<ExitCode> {
     emulator::ensure_installed(sh)?;
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, emulator::free_port()?));
     let log = crate::state_dir().join(format!("moto-test-{}.log", address.port()));
-    let emulator = Emulator::start(address, &log, false)?;
+    let tls_dir = crate::state_dir().join(format!("moto-test-{}-tls", address.port()));
+    let emulator = Emulator::start(address, &log, &tls_dir, false)?;
     let guard = StopOnDrop(emulator);
     eprintln!(
-        "AWS emulator answering at {} (log: {})",
+        "AWS emulator answering at {} over TLS (CA: {}, log: {})",
         guard.0.url(),
+        guard.0.tls.ca().display(),
         log.display()
     );
 
@@ -66,11 +68,14 @@ pub fn run(sh: &Shell, args: &Args) -> anyhow::Result<ExitCode> {
             .env(KUBERNETES_VARIABLE, &real.kubernetes_dir);
     }
     let result = command
-        .env("SHOPSTACK_TEST_AWS_ENDPOINT", guard.0.url())
+        .env(shopstack_testkit::EMULATOR_VARIABLE, guard.0.url())
+        .env(shopstack_testkit::tls::CA_BUNDLE_VARIABLE, guard.0.tls.ca())
+        .env(shopstack_testkit::tls::TLS_DIR_VARIABLE, &tls_dir)
         .env_remove("AWS_ENDPOINT_URL")
         .env_remove("SHOPSTACK_ENV")
         .run();
     drop(guard);
+    let _ = std::fs::remove_dir_all(&tls_dir);
     match result {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(error) => {

@@ -88,6 +88,13 @@ pub fn render(context: &Context, storage: LockStorage) -> String {
         }
         text.push_str(&hcl::attributes(&flags, 4));
     }
+    if let Some(bundle) = context.ca_bundle() {
+        text.push_str("\n    # The CA that signs the endpoint's certificate.\n");
+        text.push_str(&hcl::attributes(
+            &[("custom_ca_bundle", hcl::string(&bundle))],
+            4,
+        ));
+    }
     text.push_str("  }\n}\n");
     text
 }

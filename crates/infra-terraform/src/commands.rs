@@ -26,8 +26,10 @@ fn notes(context: &Context) -> Vec<String> {
     let mut notes = Vec::new();
     if context.plain_http() {
         notes.push(
-            "the state bucket policy requiring TLS is skipped: the endpoint is plain http, and an emulator enforcing it would lock the tool out"
-                .to_owned(),
+            format!(
+                "the state bucket policy requiring TLS is not applied: environment \"{}\" allows plain http (plain_http = true) and its endpoint is plain http, where a bucket requiring TLS refuses every request",
+                context.names.environment()
+            ),
         );
     }
     notes

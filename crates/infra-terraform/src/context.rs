@@ -65,6 +65,17 @@ impl Context {
             .is_some_and(|(endpoint, _)| endpoint.is_plain_http())
     }
 
+    /// The CA bundle the session trusts, as an absolute path for Terraform's
+    /// `custom_ca_bundle` (Terraform runs from another directory).
+    pub fn ca_bundle(&self) -> Option<String> {
+        self.session.ca_bundle().map(|bundle| {
+            std::path::absolute(bundle.path())
+                .unwrap_or_else(|_| bundle.path().to_path_buf())
+                .display()
+                .to_string()
+        })
+    }
+
     /// ARN of the state bucket.
     pub fn state_bucket_arn(&self) -> String {
         format!(

@@ -195,6 +195,9 @@ fn providers(context: &Context) -> String {
         }
         provider = provider.block(endpoints);
     }
+    if let Some(bundle) = context.ca_bundle() {
+        provider = provider.string("custom_ca_bundle", &bundle);
+    }
     format!("{}\n{}", required.render(0), provider.render(0))
 }
 

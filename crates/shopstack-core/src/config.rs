@@ -16,8 +16,11 @@ use crate::names::Names;
 pub const DEFAULT_ENVIRONMENT: &str = "local";
 /// Region of the embedded `local` environment.
 pub const LOCAL_REGION: &str = "us-east-1";
-/// Endpoint of the embedded `local` environment: the local AWS emulator.
-pub const LOCAL_ENDPOINT: &str = "http://127.0.0.1:4566";
+/// Endpoint of the embedded `local` environment: the local AWS emulator, over TLS.
+pub const LOCAL_ENDPOINT: &str = "https://127.0.0.1:4566";
+/// The CA of the local emulator's certificate, relative to the directory of `shopstack.toml`
+/// (`cargo xtask local-aws start` makes it).
+pub const LOCAL_CA_BUNDLE: &str = ".shopstack/local-aws/ca.crt";
 
 /// Account id used to check derived names before the real one is known (same length).
 const PLACEHOLDER_ACCOUNT: &str = "000000000000";
@@ -114,6 +117,12 @@ pub struct Environment {
     pub endpoint: Option<Endpoint>,
     /// The only account this environment may touch, if pinned.
     pub account_id: Option<String>,
+    /// CA certificates (PEM) to trust instead of the system's, for a private endpoint; resolved
+    /// against the configuration's directory. `AWS_CA_BUNDLE` overrides it.
+    pub ca_bundle: Option<PathBuf>,
+    /// Whether a plain `http://` endpoint is allowed (`plain_http = true`): without TLS the state
+    /// bucket's TLS-only policy cannot be applied.
+    pub plain_http: bool,
 }
 
 #[derive(Deserialize)]
@@ -156,6 +165,10 @@ struct RawEnvironment {
     endpoint_url: Option<Spanned<String>>,
     #[serde(default)]
     account_id: Option<Spanned<String>>,
+    #[serde(default)]
+    ca_bundle: Option<Spanned<String>>,
+    #[serde(default)]
+    plain_http: bool,
 }
 
 impl Config {
@@ -293,7 +306,7 @@ impl Checker<'_> {
         }
         environments
             .entry(DEFAULT_ENVIRONMENT.to_owned())
-            .or_insert_with(embedded_local_environment);
+            .or_insert_with(|| embedded_local_environment(self.path));
 
         Ok(Config {
             path: self.path.to_path_buf(),
@@ -384,9 +397,29 @@ impl Checker<'_> {
             account => account.map(Spanned::into_inner),
         };
         let endpoint = match raw.endpoint_url {
-            Some(url) => Some(Endpoint::parse(url.get_ref()).map_err(|reason| {
-                self.error(url.span(), format!("{}: {reason}", field("endpoint_url")))
-            })?),
+            Some(url) => {
+                let endpoint = Endpoint::parse(url.get_ref()).map_err(|reason| {
+                    self.error(url.span(), format!("{}: {reason}", field("endpoint_url")))
+                })?;
+                if endpoint.is_plain_http() && !raw.plain_http {
+                    return Err(self.error(
+                        url.span(),
+                        format!(
+                            "{}: \"{}\" is plain http: use https, or set plain_http = true in [environments.{env_name}] to allow it (the state bucket's TLS-only policy is then not applied)",
+                            field("endpoint_url"),
+                            url.get_ref()
+                        ),
+                    ));
+                }
+                Some(endpoint)
+            }
+            None => None,
+        };
+        let ca_bundle = match raw.ca_bundle {
+            Some(path) if path.get_ref().trim().is_empty() => {
+                return Err(self.error(path.span(), format!("{}: is empty", field("ca_bundle"))));
+            }
+            Some(path) => Some(beside(self.path, Path::new(path.get_ref()))),
             None => None,
         };
 
@@ -411,16 +444,28 @@ impl Checker<'_> {
             region: region.into_inner(),
             endpoint,
             account_id,
+            ca_bundle,
+            plain_http: raw.plain_http,
         })
     }
 }
 
-fn embedded_local_environment() -> Environment {
+/// `path` as seen from the directory of the configuration file `config`.
+fn beside(config: &Path, path: &Path) -> PathBuf {
+    match config.parent() {
+        Some(dir) if path.is_relative() => dir.join(path),
+        _ => path.to_path_buf(),
+    }
+}
+
+fn embedded_local_environment(config: &Path) -> Environment {
     Environment {
         name: DEFAULT_ENVIRONMENT.to_owned(),
         region: LOCAL_REGION.to_owned(),
         endpoint: Endpoint::parse(LOCAL_ENDPOINT).ok(),
         account_id: None,
+        ca_bundle: Some(beside(config, Path::new(LOCAL_CA_BUNDLE))),
+        plain_http: false,
     }
 }
 
@@ -554,11 +599,53 @@ account_id = "111122223333"
         assert_eq!(local.region, "us-east-1");
         assert_eq!(
             local.endpoint.as_ref().map(Endpoint::url),
-            Some("http://127.0.0.1:4566")
+            Some("https://127.0.0.1:4566")
         );
+        assert_eq!(
+            local.ca_bundle.as_deref(),
+            Some(Path::new(".shopstack/local-aws/ca.crt"))
+        );
+        assert!(!local.plain_http);
         let dev = config.environment("dev").expect("declared");
         assert_eq!(dev.account_id.as_deref(), Some("111122223333"));
         assert_eq!(dev.endpoint, None);
+        assert_eq!(dev.ca_bundle, None);
+    }
+
+    #[test]
+    fn plain_http_is_allowed_only_when_the_environment_says_so() {
+        const HEAD: &str = "[project]\nname = \"shop\"\n\n[github]\nrepositories = [\"acme/infra\"]\n\n[environments.lab]\nregion = \"eu-west-1\"\n";
+        assert_eq!(
+            parse(&format!("{HEAD}endpoint_url = \"http://127.0.0.1:4566\"\n")).map(|_| ()),
+            Err("shopstack.toml:9:16: environments.lab.endpoint_url: \"http://127.0.0.1:4566\" is plain http: use https, or set plain_http = true in [environments.lab] to allow it (the state bucket's TLS-only policy is then not applied)".to_owned())
+        );
+        let config = parse(&format!(
+            "{HEAD}endpoint_url = \"http://127.0.0.1:4566\"\nplain_http = true\n"
+        ))
+        .expect("explicitly allowed");
+        let lab = config.environment("lab").expect("declared");
+        assert!(lab.plain_http);
+        assert!(lab.endpoint.as_ref().is_some_and(Endpoint::is_plain_http));
+    }
+
+    #[test]
+    fn a_ca_bundle_is_read_beside_the_configuration() {
+        const BODY: &str = "[project]\nname = \"shop\"\n\n[github]\nrepositories = [\"acme/infra\"]\n\n[environments.lab]\nregion = \"eu-west-1\"\nendpoint_url = \"https://127.0.0.1:4566\"\nca_bundle = \"certs/ca.pem\"\n";
+        let config = Config::parse(Path::new("project/shopstack.toml"), BODY).expect("valid");
+        let lab = config.environment("lab").expect("declared");
+        assert_eq!(
+            lab.ca_bundle.as_deref(),
+            Some(Path::new("project/certs/ca.pem"))
+        );
+        let local = config.environment("local").expect("embedded");
+        assert_eq!(
+            local.ca_bundle.as_deref(),
+            Some(Path::new("project/.shopstack/local-aws/ca.crt"))
+        );
+        assert_eq!(
+            parse(&BODY.replace("certs/ca.pem", " ")).map(|_| ()),
+            Err("shopstack.toml:10:13: environments.lab.ca_bundle: is empty".to_owned())
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod names;
 pub mod plan;
 pub mod secret;
 pub mod session;
+pub mod tls;
 
 pub use config::{Config, ConfigError, Environment};
 pub use exit::Exit;

@@ -11,6 +11,7 @@ use thiserror::Error;
 use crate::config::{DEFAULT_ENVIRONMENT, Environment};
 use crate::endpoint::{self, Endpoint, EndpointSource};
 use crate::error_chain::error_chain;
+use crate::tls::{CaBundle, TlsError};
 
 /// Attempts per AWS call (the first one included), with the SDK's standard backoff and jitter.
 pub const MAX_ATTEMPTS: u32 = 6;
@@ -33,6 +34,9 @@ pub enum SessionError {
     /// The `--endpoint-url` flag or `AWS_ENDPOINT_URL` is not a usable endpoint.
     #[error("{0}")]
     Endpoint(String),
+    /// The CA bundle to trust cannot be used.
+    #[error(transparent)]
+    CaBundle(#[from] TlsError),
     /// STS `GetCallerIdentity` failed: no credentials, or the endpoint does not answer.
     #[error("cannot get the caller identity from STS ({endpoint}): {message}")]
     Identity {
@@ -82,6 +86,7 @@ pub struct AwsSession {
     sdk: SdkConfig,
     environment: Environment,
     endpoint: Option<(Endpoint, EndpointSource)>,
+    ca_bundle: Option<CaBundle>,
     identity: CallerIdentity,
 }
 
@@ -100,7 +105,22 @@ impl AwsSession {
             environment.endpoint.as_ref(),
         )
         .map_err(SessionError::Endpoint)?;
-        let sdk = sdk_config(environment, endpoint.as_ref().map(|(endpoint, _)| endpoint)).await;
+        if let Some((endpoint, source)) = &endpoint
+            && endpoint.is_plain_http()
+            && !environment.plain_http
+        {
+            return Err(SessionError::Endpoint(format!(
+                "{source}: \"{endpoint}\" is plain http, which environment \"{}\" does not allow: use https, or set plain_http = true in [environments.{}]",
+                environment.name, environment.name
+            )));
+        }
+        let ca_bundle = CaBundle::for_environment(environment)?;
+        let sdk = sdk_config(
+            environment,
+            endpoint.as_ref().map(|(endpoint, _)| endpoint),
+            ca_bundle.as_ref(),
+        )
+        .await?;
         let identity = caller_identity(
             &sdk,
             environment,
@@ -122,6 +142,7 @@ impl AwsSession {
             sdk,
             environment: environment.clone(),
             endpoint,
+            ca_bundle,
             identity,
         })
     }
@@ -144,6 +165,11 @@ impl AwsSession {
     /// The custom endpoint in use and where it came from, if any.
     pub fn endpoint(&self) -> Option<&(Endpoint, EndpointSource)> {
         self.endpoint.as_ref()
+    }
+
+    /// The CA bundle trusted instead of the system's roots, if any.
+    pub fn ca_bundle(&self) -> Option<&CaBundle> {
+        self.ca_bundle.as_ref()
     }
 
     /// The verified caller.
@@ -171,13 +197,20 @@ impl AwsSession {
     }
 }
 
-/// The SDK configuration for `environment` talking to `endpoint`. On a loopback endpoint with no
-/// credentials in the environment, fixed emulator credentials spare the credential chain's
-/// instance-metadata probes.
-pub async fn sdk_config(environment: &Environment, endpoint: Option<&Endpoint>) -> SdkConfig {
+/// The SDK configuration for `environment` talking to `endpoint`, trusting `ca_bundle` when
+/// given. On a loopback endpoint with no credentials in the environment, fixed emulator
+/// credentials spare the credential chain's instance-metadata probes.
+pub async fn sdk_config(
+    environment: &Environment,
+    endpoint: Option<&Endpoint>,
+    ca_bundle: Option<&CaBundle>,
+) -> Result<SdkConfig, TlsError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(environment.region.clone()))
         .retry_config(retry_config(MAX_ATTEMPTS));
+    if let Some(bundle) = ca_bundle {
+        loader = loader.http_client(bundle.http_client()?);
+    }
     if let Some(endpoint) = endpoint {
         loader = loader.endpoint_url(endpoint.url());
         let no_credentials = ["AWS_ACCESS_KEY_ID", "AWS_PROFILE"]
@@ -193,7 +226,7 @@ pub async fn sdk_config(environment: &Environment, endpoint: Option<&Endpoint>) 
             ));
         }
     }
-    loader.load().await
+    Ok(loader.load().await)
 }
 
 async fn caller_identity(
@@ -217,8 +250,14 @@ async fn caller_identity(
         .send()
         .await
         .map_err(|error| match (&error, endpoint) {
+            // Only a refused or unanswered connection: a TLS failure is an I/O error too.
             (SdkError::DispatchFailure(failure), Some(endpoint))
-                if endpoint.is_loopback() && (failure.is_io() || failure.is_timeout()) =>
+                if endpoint.is_loopback()
+                    && (failure.is_timeout()
+                        || (failure.is_io()
+                            && error_chain(&error)
+                                .to_ascii_lowercase()
+                                .contains("connection refused"))) =>
             {
                 SessionError::NotAnswering {
                     endpoint: endpoint.url().to_owned(),

@@ -1,9 +1,5 @@
 //! A fresh AWS account on the emulator per test, so account-wide resources do not collide.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
-
 /// Credentials of an emulator account no other test uses.
 #[derive(Debug, Clone)]
 pub struct Account {
@@ -21,11 +17,19 @@ impl Account {
     /// Assumes a role in a new random account through the emulator's STS, which (as its
     /// documentation describes) switches accounts when the role ARN names another one.
     pub fn isolated(endpoint: &str) -> std::io::Result<Self> {
+        let ca = endpoint
+            .starts_with("https://")
+            .then(|| crate::EmulatorTls::of_test_run().ca());
+        Self::isolated_on(endpoint, ca.as_deref())
+    }
+
+    /// As [`isolated`](Self::isolated), trusting the CA `ca` rather than the test run's.
+    pub fn isolated_on(endpoint: &str, ca: Option<&std::path::Path>) -> std::io::Result<Self> {
         let id = random_account_id();
         let body = format!(
             "Action=AssumeRole&Version=2011-06-15&RoleSessionName=shopstack-test&RoleArn=arn%3Aaws%3Aiam%3A%3A{id}%3Arole%2Fshopstack-test"
         );
-        let answer = post(endpoint, &body)?;
+        let answer = post(endpoint, ca, &body)?;
         let field = |name: &str| {
             let start = answer
                 .find(&format!("<{name}>"))
@@ -72,18 +76,16 @@ fn random_account_id() -> String {
 }
 
 /// A form-encoded STS query to the emulator (which routes by the credential scope's service).
-fn post(endpoint: &str, body: &str) -> std::io::Result<String> {
-    let authority = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = TcpStream::connect(authority)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+fn post(endpoint: &str, ca: Option<&std::path::Path>, body: &str) -> std::io::Result<String> {
+    let authority = endpoint
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
     let request = format!(
         "POST / HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/x-www-form-urlencoded\r\nAuthorization: AWS4-HMAC-SHA256 Credential=shopstack-test/20260101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    stream.write_all(request.as_bytes())?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer)?;
-    Ok(answer)
+    crate::tls::exchange(endpoint, ca, &request)
 }
 
 #[cfg(test)]

@@ -10,7 +10,10 @@ pub mod kube_api;
 pub mod listener;
 pub mod project;
 pub mod proxy;
+pub mod sdk;
+pub mod secure_transport;
 pub mod standin;
+pub mod tls;
 
 pub use account::Account;
 pub use aws_answers::{AwsAnswer, real_aws};
@@ -19,6 +22,7 @@ pub use listener::SilentServer;
 pub use project::{TestProject, unique_project_name};
 pub use proxy::{Behaviour, Fault, Hold, Lift, Proxy, Request};
 pub use standin::StandIns;
+pub use tls::EmulatorTls;
 
 /// Environment variable through which `cargo xtask test` hands the tests its emulator.
 pub const EMULATOR_VARIABLE: &str = "SHOPSTACK_TEST_AWS_ENDPOINT";

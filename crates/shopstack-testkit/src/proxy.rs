@@ -1,15 +1,20 @@
 //! A loopback HTTP/1.1 proxy in front of the AWS emulator that counts requests by service and
 //! operation, can add a delay per request (a region's round trip), inject faults, and hold a
 //! chosen request (not forwarding it) so that a test can kill the client at that exact point.
+//! In front of an emulator served over TLS it serves TLS too, and plain HTTP on the same port.
 
 use std::io::{self, BufRead, BufReader, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rustls::{ClientConfig, ServerConfig};
+
 use crate::aws_answers::{AnswerState, AwsAnswer, error_response};
+use crate::secure_transport;
+use crate::tls::{EmulatorTls, Stream, client_config};
 
 /// An injected failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +146,8 @@ pub struct Request {
     pub answered: Option<String>,
     /// When it reached the proxy (before any delay): round trips show in these.
     pub arrived: Instant,
+    /// Whether it came over TLS.
+    pub secure: bool,
 }
 
 #[derive(Default)]
@@ -227,6 +234,21 @@ struct Control {
 pub struct Proxy {
     address: SocketAddr,
     shared: Arc<Control>,
+    tls: bool,
+}
+
+/// Where the proxy forwards to.
+struct Upstream {
+    /// `host:port`.
+    authority: String,
+    /// Present when the emulator is served over TLS.
+    tls: Option<Arc<ClientConfig>>,
+}
+
+impl Upstream {
+    fn connect(&self) -> io::Result<BufReader<Stream>> {
+        Stream::connect(&self.authority, self.tls.as_ref()).map(BufReader::new)
+    }
 }
 
 fn lock(control: &Control) -> MutexGuard<'_, Shared> {
@@ -237,12 +259,46 @@ fn lock(control: &Control) -> MutexGuard<'_, Shared> {
 }
 
 impl Proxy {
-    /// Listens on a free loopback port and forwards to `upstream` (`http://host:port`).
+    /// Listens on a free loopback port and forwards to `upstream` (`http://host:port`, or
+    /// `https://host:port` for the test run's emulator, whose certificate the proxy then serves
+    /// as well, beside plain HTTP).
     pub fn start(upstream: &str, behaviour: Behaviour) -> io::Result<Self> {
-        let upstream = upstream
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_owned();
+        let tls = upstream
+            .starts_with("https://")
+            .then(EmulatorTls::of_test_run);
+        Self::start_with(upstream, tls.as_ref(), behaviour)
+    }
+
+    /// As [`start`](Self::start), with the emulator's TLS given rather than the test run's.
+    pub fn start_with(
+        upstream: &str,
+        tls: Option<&EmulatorTls>,
+        behaviour: Behaviour,
+    ) -> io::Result<Self> {
+        let (upstream, server_tls) = match (upstream.strip_prefix("https://"), tls) {
+            (Some(authority), Some(tls)) => {
+                let upstream = Upstream {
+                    authority: authority.trim_end_matches('/').to_owned(),
+                    tls: Some(client_config(&tls.ca())?),
+                };
+                (upstream, Some(tls.server_config()?))
+            }
+            (Some(_), None) => {
+                return Err(io::Error::other(format!(
+                    "{upstream} is served over TLS: its CA is needed"
+                )));
+            }
+            (None, _) => {
+                let authority = upstream.trim_start_matches("http://").trim_end_matches('/');
+                let upstream = Upstream {
+                    authority: authority.to_owned(),
+                    tls: None,
+                };
+                (upstream, None)
+            }
+        };
+        let tls = server_tls.is_some();
+        let upstream = Arc::new(upstream);
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let address = listener.local_addr()?;
         let shared = Arc::new(Control {
@@ -257,18 +313,32 @@ impl Proxy {
         thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 let shared = Arc::clone(&accepted);
-                let upstream = upstream.clone();
+                let upstream = Arc::clone(&upstream);
+                let server_tls = server_tls.clone();
                 let counter = Arc::clone(&counter);
                 thread::spawn(move || {
-                    let _ = serve(client, &upstream, &shared, &counter);
+                    let _ = serve(client, &upstream, server_tls.as_ref(), &shared, &counter);
                 });
             }
         });
-        Ok(Self { address, shared })
+        Ok(Self {
+            address,
+            shared,
+            tls,
+        })
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `https://127.0.0.1:PORT` in front of an emulator served over TLS, else `http://…`.
     pub fn url(&self) -> String {
+        if self.tls {
+            format!("https://{}", self.address)
+        } else {
+            self.plain_url()
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`: the same proxy without TLS.
+    pub fn plain_url(&self) -> String {
         format!("http://{}", self.address)
     }
 
@@ -517,15 +587,22 @@ fn pick(counter: &AtomicU64) -> f64 {
     share
 }
 
+/// Writes `bytes` whole and sends them.
+fn send(stream: &mut Stream, bytes: &[u8]) -> io::Result<()> {
+    stream.write_all(bytes)?;
+    stream.flush()
+}
+
 fn serve(
     client: TcpStream,
-    upstream: &str,
+    upstream: &Upstream,
+    server_tls: Option<&Arc<ServerConfig>>,
     shared: &Control,
     counter: &AtomicU64,
 ) -> io::Result<()> {
-    let mut reader = BufReader::new(client.try_clone()?);
-    let mut client_writer = client;
-    let mut upstream_connection: Option<(BufReader<TcpStream>, TcpStream)> = None;
+    let (client, secure) = Stream::accept(client, server_tls)?;
+    let mut reader = BufReader::new(client);
+    let mut upstream_connection: Option<BufReader<Stream>> = None;
     while let Some(request) = read_message(&mut reader, false)? {
         let (service, operation) = classify(&request);
         let behaviour = lock(shared).behaviour.clone();
@@ -540,10 +617,14 @@ fn serve(
                     behaviour.faults[index]
                 });
         let arrived = Instant::now();
-        let answer = if fault.is_none() {
-            lock(shared).answer_for(&service, &operation)
-        } else {
+        let answer = if fault.is_some() {
             None
+        } else if !secure && upstream.tls.is_some() && service == "s3" {
+            // AWS evaluates `aws:SecureTransport` in bucket policies; the emulator does not.
+            secure_transport::denial(&request.head, &mut || fetch(upstream, &request))
+                .or_else(|| lock(shared).answer_for(&service, &operation))
+        } else {
+            lock(shared).answer_for(&service, &operation)
         };
         let seen = Request {
             service: service.clone(),
@@ -551,13 +632,15 @@ fn serve(
             fault,
             answered: answer.as_ref().map(|answer| answer.code.clone()),
             arrived,
+            secure,
         };
         if let Some(answer) = answer {
             lock(shared).requests.push(seen);
             if !behaviour.delay.is_zero() {
                 thread::sleep(behaviour.delay);
             }
-            client_writer.write_all(
+            send(
+                reader.get_mut(),
                 error_response(
                     &service,
                     answer.status,
@@ -584,7 +667,7 @@ fn serve(
             })
         };
         if take && !held(shared, seen) {
-            let _ = client_writer.shutdown(Shutdown::Both);
+            reader.get_ref().shutdown();
             return Ok(());
         }
         if !behaviour.delay.is_zero() {
@@ -592,28 +675,24 @@ fn serve(
         }
         match fault {
             Some(Fault::Reset) => {
-                let _ = client_writer.shutdown(Shutdown::Both);
+                reader.get_ref().shutdown();
                 return Ok(());
             }
             Some(Fault::LostResponse) | None => {}
             Some(fault) => {
-                client_writer.write_all(fault_response(fault, &service).as_bytes())?;
+                send(reader.get_mut(), fault_response(fault, &service).as_bytes())?;
                 continue;
             }
         }
-        let (upstream_reader, upstream_writer) = match upstream_connection.as_mut() {
+        let upstream_reader = match upstream_connection.as_mut() {
             Some(connection) => connection,
-            None => {
-                let stream = TcpStream::connect(upstream)?;
-                stream.set_nodelay(true)?;
-                upstream_connection.insert((BufReader::new(stream.try_clone()?), stream))
-            }
+            None => upstream_connection.insert(upstream.connect()?),
         };
-        upstream_writer.write_all(&request.bytes())?;
+        send(upstream_reader.get_mut(), &request.bytes())?;
         let head_only = request.head.starts_with("HEAD ");
         let response =
             read_message(upstream_reader, head_only)?.ok_or(io::ErrorKind::UnexpectedEof)?;
-        client_writer.write_all(&response.bytes())?;
+        send(reader.get_mut(), &response.bytes())?;
         if response.wants_close() {
             upstream_connection = None;
         }
@@ -622,6 +701,19 @@ fn serve(
         }
     }
     Ok(())
+}
+
+/// Sends `request`'s head with `?policy` in place of its target to the emulator, on a connection
+/// of its own: the state of the bucket's policy, as the emulator stores it.
+fn fetch(upstream: &Upstream, request: &Message) -> Option<String> {
+    let head = secure_transport::policy_request(&request.head)?;
+    let mut connection = upstream.connect().ok()?;
+    send(connection.get_mut(), head.as_bytes()).ok()?;
+    let response = read_message(&mut connection, false).ok()??;
+    response
+        .head
+        .starts_with("HTTP/1.1 200")
+        .then(|| String::from_utf8_lossy(&response.body).into_owned())
 }
 
 #[cfg(test)]

@@ -42,18 +42,28 @@ pub fn run(sh: &Shell, args: &Args) -> anyhow::Result<ExitCode> {
     emulator::ensure_installed(sh)?;
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, emulator::free_port()?));
     let log = crate::state_dir().join(format!("moto-bench-{}.log", address.port()));
-    let mut emulator = Emulator::start(address, &log, false)?;
-    let result = measure(sh, args, &emulator.url(), &mirror);
+    let tls_dir = crate::state_dir().join(format!("moto-bench-{}-tls", address.port()));
+    let mut emulator = Emulator::start(address, &log, &tls_dir, false)?;
+    let result = measure(sh, args, &emulator, &mirror);
     let _ = emulator.child.kill();
     let _ = emulator.child.wait();
+    let _ = std::fs::remove_dir_all(&tls_dir);
     result
 }
 
-fn measure(sh: &Shell, args: &Args, endpoint: &str, mirror: &Path) -> anyhow::Result<ExitCode> {
-    let proxy = Proxy::start(endpoint, Behaviour::default()).context("start the counting proxy")?;
+fn measure(
+    sh: &Shell,
+    args: &Args,
+    emulator: &Emulator,
+    mirror: &Path,
+) -> anyhow::Result<ExitCode> {
+    let endpoint = &emulator.url();
+    let ca = emulator.tls.ca();
+    let proxy = Proxy::start_with(endpoint, Some(&emulator.tls), Behaviour::default())
+        .context("start the counting proxy")?;
     let accounts = [
-        Account::isolated(endpoint).context("an emulator account for ShopStack")?,
-        Account::isolated(endpoint).context("an emulator account for Terraform")?,
+        Account::isolated_on(endpoint, Some(&ca)).context("an emulator account for ShopStack")?,
+        Account::isolated_on(endpoint, Some(&ca)).context("an emulator account for Terraform")?,
     ];
     let binary = crate::bootstrap::binaries(sh)?.join("infra-terraform");
     let work = tempfile::tempdir().context("create a scratch directory")?;
@@ -61,6 +71,7 @@ fn measure(sh: &Shell, args: &Args, endpoint: &str, mirror: &Path) -> anyhow::Re
     let tools = Tools::prepare(
         binary,
         proxy.url(),
+        ca,
         work.path(),
         &crate::project_root().join("bench").join("terraform"),
         mirror,

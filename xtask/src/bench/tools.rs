@@ -67,6 +67,8 @@ pub struct Tools {
     pub shopstack_binary: PathBuf,
     /// The AWS endpoint both tools are given (the proxy).
     pub endpoint: String,
+    /// The CA both tools trust for it.
+    pub ca: PathBuf,
     /// The scratch directory holding `shopstack/` and `terraform/`.
     pub dir: PathBuf,
     /// The emulator account of the ShopStack side.
@@ -81,6 +83,7 @@ impl Tools {
     pub fn prepare(
         shopstack_binary: PathBuf,
         endpoint: String,
+        ca: PathBuf,
         dir: &Path,
         configuration: &Path,
         mirror: &Path,
@@ -90,6 +93,7 @@ impl Tools {
         let tools = Self {
             shopstack_binary,
             endpoint,
+            ca,
             dir: dir.to_path_buf(),
             shopstack_account,
             terraform_account,
@@ -150,9 +154,10 @@ impl Tools {
         std::fs::write(
             self.shopstack_dir().join("shopstack.toml"),
             format!(
-                "[project]\nname = \"{}\"\n\n[github]\nrepositories = [\"acme/infra\", \"acme/apps\"]\n\n[environments.local]\nregion = \"eu-west-1\"\nendpoint_url = \"{}\"\n",
+                "[project]\nname = \"{}\"\n\n[github]\nrepositories = [\"acme/infra\", \"acme/apps\"]\n\n[environments.local]\nregion = \"eu-west-1\"\nendpoint_url = \"{}\"\nca_bundle = \"{}\"\n",
                 Self::project(Tool::ShopStack, round),
-                self.endpoint
+                self.endpoint,
+                self.ca.display()
             ),
         )
         .context("write the bench's shopstack.toml")
@@ -180,6 +185,7 @@ impl Tools {
                     .current_dir(self.shopstack_dir())
                     .envs(self.shopstack_account.environment())
                     .env_remove("AWS_ENDPOINT_URL")
+                    .env_remove("AWS_CA_BUNDLE")
                     .env_remove("SHOPSTACK_ENV")
                     .args(args);
                 (command, expect)
@@ -232,6 +238,7 @@ impl Tools {
             .env_remove("AWS_PROFILE")
             .env("TF_CLI_CONFIG_FILE", self.dir.join("terraformrc"))
             .env("TF_IN_AUTOMATION", "1")
+            .env("AWS_CA_BUNDLE", &self.ca)
             .env("TF_VAR_endpoint", &self.endpoint)
             .env("TF_VAR_account_id", &self.terraform_account.id)
             .args(args);

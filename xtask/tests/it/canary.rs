@@ -108,8 +108,9 @@ impl Platform {
 
 fn project_on_emulator() -> TestProject {
     TestProject::with_config(&format!(
-        "[project]\nname = \"{{project}}\"\n\n[github]\nrepositories = [\"acme/infra\", \"acme/apps\"]\nbranch = \"main\"\n\n[environments.local]\nregion = \"eu-west-1\"\nendpoint_url = \"{}\"\n",
-        emulator_endpoint()
+        "[project]\nname = \"{{project}}\"\n\n[github]\nrepositories = [\"acme/infra\", \"acme/apps\"]\nbranch = \"main\"\n\n[environments.local]\nregion = \"eu-west-1\"\nendpoint_url = \"{}\"\nca_bundle = \"{}\"\n",
+        emulator_endpoint(),
+        shopstack_testkit::EmulatorTls::of_test_run().ca().display()
     ))
     .expect("test project")
 }

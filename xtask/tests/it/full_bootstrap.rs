@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::Output;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::SdkConfig;
 use base64::Engine;
 use serde_json::{Value, json};
 use shopstack_core::Names;
@@ -114,19 +114,7 @@ impl Platform {
     }
 
     async fn sdk(&self) -> SdkConfig {
-        let credentials = aws_sdk_ecr::config::Credentials::new(
-            &self.account.access_key_id,
-            &self.account.secret_access_key,
-            Some(self.account.session_token.clone()),
-            None,
-            "test",
-        );
-        aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(emulator_endpoint())
-            .credentials_provider(credentials)
-            .load()
-            .await
+        shopstack_testkit::sdk::sdk_config(&self.account, REGION).await
     }
 
     /// What a team provides before it can deploy: the application secret's value (`secret put`)

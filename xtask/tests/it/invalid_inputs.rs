@@ -10,7 +10,7 @@ use crate::binaries;
 
 /// A valid `shopstack.toml`; `{aws}` becomes the counting AWS endpoint. Line 5 holds the
 /// repositories, lines 7–9 the `local` environment.
-const VALID: &str = "[project]\nname = \"shop\"\n\n[github]\nrepositories = [\"acme/infra\"]\n\n[environments.local]\nregion = \"eu-west-1\"\nendpoint_url = \"{aws}\"\n";
+const VALID: &str = "[project]\nname = \"shop\"\n\n[github]\nrepositories = [\"acme/infra\"]\n\n[environments.local]\nregion = \"eu-west-1\"\nendpoint_url = \"{aws}\"\nplain_http = true\n";
 
 /// The first five lines of [`VALID`], to append tables to (a new table starts on line 7).
 const HEAD: &str = "[project]\nname = \"shop\"\n\n[github]\nrepositories = [\"acme/infra\"]\n";

@@ -19,7 +19,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::SdkConfig;
 use base64::Engine;
 use shopstack_testkit::cluster::TestCluster;
 use shopstack_testkit::{Account, StandIns, emulator_endpoint, unique_project_name};
@@ -58,7 +58,16 @@ impl Workspace {
         std::fs::write(
             dir.path().join("shopstack.toml"),
             format!(
-                "[project]\nname = \"{project}\"\n\n[github]\nrepositories = [\"acme/infra\", \"acme/apps\"]\nbranch = \"main\"\n\n[codebuild]\nsource_repository = \"acme/apps\"\n\n[environments.local]\nregion = \"{REGION}\"\nendpoint_url = \"{endpoint}\"\n"
+                "[project]\nname = \"{project}\"\n\n[github]\nrepositories = [\"acme/infra\", \"acme/apps\"]\nbranch = \"main\"\n\n[codebuild]\nsource_repository = \"acme/apps\"\n\n[environments.local]\nregion = \"{REGION}\"\n{}endpoint_url = \"{endpoint}\"\n",
+                // A stand-in server speaks plain http, by the environment's explicit consent.
+                if endpoint.starts_with("http://") {
+                    "plain_http = true\n".to_owned()
+                } else {
+                    format!(
+                        "ca_bundle = \"{}\"\n",
+                        shopstack_testkit::EmulatorTls::of_test_run().ca().display()
+                    )
+                }
             ),
         )
         .expect("write shopstack.toml");
@@ -89,9 +98,14 @@ impl Workspace {
         let config = self.path().join("shopstack.toml");
         let text = std::fs::read_to_string(&config).expect("read shopstack.toml");
         let start = text.find("endpoint_url = ").expect("endpoint line");
+        let consent = if endpoint.starts_with("http://") {
+            "plain_http = true\n"
+        } else {
+            ""
+        };
         std::fs::write(
             &config,
-            format!("{}endpoint_url = \"{endpoint}\"\n", &text[..start]),
+            format!("{}{consent}endpoint_url = \"{endpoint}\"\n", &text[..start]),
         )
         .expect("write shopstack.toml");
     }
@@ -194,19 +208,7 @@ impl Workspace {
     /// The SDK configuration of the workspace's emulator account.
     pub async fn sdk(&self) -> SdkConfig {
         let account = self.account();
-        let credentials = aws_sdk_ecr::config::Credentials::new(
-            &account.access_key_id,
-            &account.secret_access_key,
-            Some(account.session_token.clone()),
-            None,
-            "test",
-        );
-        aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(emulator_endpoint())
-            .credentials_provider(credentials)
-            .load()
-            .await
+        shopstack_testkit::sdk::sdk_config(account, REGION).await
     }
 
     /// Creates the environment's ECR repository (immutable tags); returns its URI.

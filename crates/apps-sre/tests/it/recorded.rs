@@ -134,7 +134,7 @@ fn bodies_of(requests: &[Request], operation: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn a_failed_build_exits_1_naming_the_failed_phase() {
-    let workspace = Workspace::with_endpoint("http://127.0.0.1:9");
+    let workspace = Workspace::with_endpoint("https://127.0.0.1:9");
     let server = recorded_aws(&workspace.project).await;
     workspace.set_endpoint(&server.uri());
     let project = workspace.project.clone();

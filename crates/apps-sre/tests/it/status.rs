@@ -33,7 +33,7 @@ async fn status_reads_the_real_releases_and_pods_and_fails_naming_what_is_not_re
         );
         return;
     };
-    let mut workspace = Workspace::with_endpoint("http://127.0.0.1:9");
+    let mut workspace = Workspace::with_endpoint("https://127.0.0.1:9");
     workspace.also_on_path(real_helm.parent().expect("helm's directory"));
     workspace.use_real_cluster(cluster);
     let project = workspace.project.clone();

@@ -118,16 +118,26 @@ fn apply_from_nothing_creates_every_resource_hardened() {
                 ),
             ]
         );
-        // The TLS-only policy would lock the tool out of a plain-http emulator: skipped, and said.
-        let policy_error = s3
+        // The TLS-only policy, as S3 stores it.
+        let stored = s3
             .get_bucket_policy()
             .bucket(&bucket)
             .send()
             .await
-            .expect_err("no policy on http");
+            .expect("the TLS-only policy");
         assert_eq!(
-            aws_sdk_s3::error::ProvideErrorMetadata::code(&policy_error.into_service_error()),
-            Some("NoSuchBucketPolicy")
+            policy(stored.policy().unwrap_or_default()),
+            serde_json::json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+                }]
+            })
         );
         let tagging = s3
             .get_bucket_tagging()
@@ -440,8 +450,9 @@ fn plan_shows_every_resource_to_create_and_exits_2() {
         ]
     );
     assert_eq!(
-        plan["notes"][0],
-        "the state bucket policy requiring TLS is skipped: the endpoint is plain http, and an emulator enforcing it would lock the tool out"
+        plan["notes"],
+        serde_json::json!([]),
+        "nothing is left out over TLS"
     );
     // Planning created nothing.
     let bucket = stack.names("local").state_bucket();

@@ -69,10 +69,13 @@ fn the_endpoint_flag_beats_the_variable_and_the_config() {
     let from_variable = ConnectionCounter::start().expect("listener");
     let project = project(&format!(
         "[environments.local]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n",
-        from_config.url()
+        from_config.url().replacen("http://", "https://", 1)
     ));
     let output = run(infra_terraform(project.dir())
-        .env("AWS_ENDPOINT_URL", from_variable.url())
+        .env(
+            "AWS_ENDPOINT_URL",
+            from_variable.url().replacen("http://", "https://", 1),
+        )
         .args(["--endpoint-url", &emulator_endpoint(), "whoami", "--json"]));
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(json(&output)["endpoint_source"], "--endpoint-url");
@@ -88,7 +91,7 @@ fn the_endpoint_variable_beats_the_config() {
     let from_config = ConnectionCounter::start().expect("listener");
     let project = project(&format!(
         "[environments.local]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n",
-        from_config.url()
+        from_config.url().replacen("http://", "https://", 1)
     ));
     let output = run(infra_terraform(project.dir())
         .env("AWS_ENDPOINT_URL", emulator_endpoint())
@@ -139,7 +142,7 @@ fn an_emulator_that_is_not_running_is_one_line_naming_what_starts_it() {
         .and_then(|listener| listener.local_addr())
         .expect("free port")
         .port();
-    let endpoint = format!("http://127.0.0.1:{port}");
+    let endpoint = format!("https://127.0.0.1:{port}");
     for (environment, hint) in [
         (
             "local",

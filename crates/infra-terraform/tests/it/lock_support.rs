@@ -204,6 +204,9 @@ impl Terraform {
             .env_remove("TF_PLUGIN_CACHE_DIR")
             .env_remove("AWS_ENDPOINT_URL")
             .env_remove("AWS_PROFILE")
+            // The emulator's CA reaches Terraform only through the files ShopStack writes
+            // (`custom_ca_bundle`), as it would for a user in a new shell.
+            .env_remove("AWS_CA_BUNDLE")
             .envs(stack.account.environment())
             .stdin(Stdio::null());
         command

@@ -16,6 +16,7 @@ mod requests;
 mod secrets;
 mod support;
 mod terraform;
+mod tls;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

@@ -49,6 +49,7 @@ fn apply_plan_and_destroy_converge_through_awss_documented_answers() {
             "dynamodb UpdateContinuousBackups: ContinuousBackupsUnavailableException",
             "iam PutRolePolicy: ConcurrentModification",
             "s3 PUT ?lifecycle: OperationAborted",
+            "s3 PUT ?policy: OperationAborted",
             "s3 PUT ?tagging: NoSuchBucket",
         ]),
         "the profile must answer during apply"

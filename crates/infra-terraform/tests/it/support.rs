@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::process::{Command, Output};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::SdkConfig;
 use shopstack_core::Names;
 use shopstack_core::emulator_compat::VersioningResponseRoot;
 use shopstack_testkit::{Account, TestProject, emulator_endpoint};
@@ -51,20 +51,7 @@ impl Stack {
             .enable_all()
             .build()
             .expect("runtime");
-        let credentials = aws_sdk_s3::config::Credentials::new(
-            &account.access_key_id,
-            &account.secret_access_key,
-            Some(account.session_token.clone()),
-            None,
-            "test",
-        );
-        let sdk = runtime.block_on(
-            aws_config::defaults(BehaviorVersion::latest())
-                .region(Region::new(REGION))
-                .endpoint_url(emulator_endpoint())
-                .credentials_provider(credentials)
-                .load(),
-        );
+        let sdk = runtime.block_on(shopstack_testkit::sdk::sdk_config(&account, REGION));
         Self {
             project,
             account,
@@ -91,6 +78,11 @@ impl Stack {
     /// Resource names of `environment`.
     pub fn names(&self, environment: &str) -> Names {
         Names::new(&self.project.name, environment, &self.account.id)
+    }
+
+    /// The SDK configuration of this account on the emulator.
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.sdk
     }
 
     /// Runs a future to completion.

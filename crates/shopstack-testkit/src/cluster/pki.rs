@@ -19,27 +19,7 @@ impl Pki {
     /// Creates the CA and every certificate the control plane and `nodes` (name, address) need,
     /// in `dir`.
     pub fn create(dir: &Path, nodes: &[(String, String)]) -> Result<Self, ClusterError> {
-        std::fs::create_dir_all(dir).map_err(|error| ClusterError::io(dir, error))?;
-        let pki = Self {
-            dir: dir.to_path_buf(),
-        };
-        openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "30",
-            "-subj",
-            "/CN=shopstack-test-ca",
-            "-keyout",
-            &pki.key("ca"),
-            "-out",
-            &pki.cert("ca"),
-        ])?;
+        let pki = Self::authority(dir)?;
         let api_names = format!(
             "subjectAltName=IP:127.0.0.1,IP:{API_SERVICE_IP},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
         );
@@ -83,6 +63,32 @@ impl Pki {
         Ok(pki)
     }
 
+    /// A new CA (`ca.crt`, `ca.key`) in `dir`, with nothing signed by it yet.
+    pub fn authority(dir: &Path) -> Result<Self, ClusterError> {
+        std::fs::create_dir_all(dir).map_err(|error| ClusterError::io(dir, error))?;
+        let pki = Self {
+            dir: dir.to_path_buf(),
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=shopstack-test-ca",
+            "-keyout",
+            &pki.key("ca"),
+            "-out",
+            &pki.cert("ca"),
+        ])?;
+        Ok(pki)
+    }
+
     /// The certificate file of `name`.
     pub fn cert(&self, name: &str) -> String {
         self.dir.join(format!("{name}.crt")).display().to_string()
@@ -100,7 +106,12 @@ impl Pki {
 
     /// A key and a certificate for `subject`, signed by the CA, usable for TLS client and server
     /// authentication, with `names` as its subject alternative names when given.
-    fn issue(&self, name: &str, subject: &str, names: Option<&str>) -> Result<(), ClusterError> {
+    pub fn issue(
+        &self,
+        name: &str,
+        subject: &str,
+        names: Option<&str>,
+    ) -> Result<(), ClusterError> {
         let usage = "extendedKeyUsage=serverAuth,clientAuth";
         let mut args = vec![
             "req".to_owned(),

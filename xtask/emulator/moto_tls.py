@@ -1,0 +1,48 @@
+"""The moto server, TLS-only, with AWS's `aws:SecureTransport` condition key evaluated.
+
+moto evaluates bucket policies on object requests but ignores the condition operators it does
+not know (`Bool` among them), so a statement denying `"Bool": {"aws:SecureTransport": "false"}`
+would deny every request, TLS or not. AWS documents the key as "true" for a request sent over
+TLS ("AWS global condition context keys", IAM User Guide). This server only speaks TLS, so the
+key is "true" for every request it sees; a statement whose `Bool` condition asks for another
+value does not apply (neutral), as on AWS. Plain-HTTP requests only exist through the test
+proxy, which answers them as AWS does itself.
+"""
+
+import sys
+
+from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+from moto.server import main
+
+SECURE_TRANSPORT = "aws:securetransport"
+_is_action_permitted = IAMPolicyStatement.is_action_permitted
+
+
+def _values(value):
+    items = value if isinstance(value, list) else [value]
+    return [str(item).lower() for item in items]
+
+
+def _applies_over_tls(condition):
+    """Whether every `aws:SecureTransport` test in `condition` holds for a TLS request."""
+    for operator, keys in (condition or {}).items():
+        if operator not in ("Bool", "BoolIfExists") or not isinstance(keys, dict):
+            continue
+        for key, value in keys.items():
+            if key.lower() == SECURE_TRANSPORT and "true" not in _values(value):
+                return False
+    return True
+
+
+def is_action_permitted(self, action, resource="*", principal=None, incoming_condition_values=None):
+    if not _applies_over_tls(self._statement.get("Condition")):
+        return PermissionResult.NEUTRAL
+    return _is_action_permitted(self, action, resource, principal, incoming_condition_values)
+
+
+IAMPolicyStatement.is_action_permitted = is_action_permitted
+
+if __name__ == "__main__":
+    if "--ssl-cert" not in sys.argv:
+        sys.exit("moto_tls.py serves TLS only: pass --ssl-cert and --ssl-key")
+    main(sys.argv[1:])
