@@ -118,7 +118,7 @@ pub struct Environment {
     /// The only account this environment may touch, if pinned.
     pub account_id: Option<String>,
     /// CA certificates (PEM) to trust instead of the system's, for a private endpoint; resolved
-    /// against the configuration's directory. `AWS_CA_BUNDLE` overrides it.
+    /// against the configuration's directory. It wins over `AWS_CA_BUNDLE`.
     pub ca_bundle: Option<PathBuf>,
     /// Whether a plain `http://` endpoint is allowed (`plain_http = true`): without TLS the state
     /// bucket's TLS-only policy cannot be applied.

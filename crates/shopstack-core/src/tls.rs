@@ -1,4 +1,4 @@
-//! The private CA an environment trusts (`AWS_CA_BUNDLE`, else its `ca_bundle`) and the HTTPS client that trusts it.
+//! The private CA an environment trusts (its `ca_bundle`, else `AWS_CA_BUNDLE`) and the HTTPS client that trusts it.
 
 use std::path::{Path, PathBuf};
 
@@ -51,18 +51,18 @@ pub struct CaBundle {
 }
 
 impl CaBundle {
-    /// The bundle `environment` trusts: `AWS_CA_BUNDLE` when set and not empty (it overrides the
-    /// configuration, as for the AWS CLI), else the environment's `ca_bundle`, else none.
+    /// The bundle `environment` trusts: its `ca_bundle` when set (the environment's own, as
+    /// Terraform's `custom_ca_bundle` wins over the variable), else `AWS_CA_BUNDLE` when set and
+    /// not empty, else none.
     pub fn for_environment(environment: &Environment) -> Result<Option<Self>, TlsError> {
-        match (Self::from_variable()?, &environment.ca_bundle) {
-            (Some(bundle), _) => Ok(Some(bundle)),
-            (None, Some(path)) => {
+        match &environment.ca_bundle {
+            Some(path) => {
                 let origin = format!("environments.{}.ca_bundle", environment.name);
                 Self::load(path, &origin)
                     .map_err(|error| with_local_hint(error, environment))
                     .map(Some)
             }
-            (None, None) => Ok(None),
+            None => Self::from_variable(),
         }
     }
 

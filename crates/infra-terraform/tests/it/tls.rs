@@ -166,6 +166,22 @@ fn only_the_ca_bundle_given_is_trusted() {
     // Another CA: refused in one line, naming the certificate problem.
     let other = tempfile::tempdir().expect("dir");
     let other_ca = EmulatorTls::create(other.path()).expect("another CA").ca();
+    // The environment's own bundle wins over AWS_CA_BUNDLE.
+    let config = std::fs::read_to_string(stack.project.config())
+        .expect("config")
+        .replace(
+            "[environments.local]\n",
+            &format!("[environments.local]\nca_bundle = \"{}\"\n", ca.display()),
+        );
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("shopstack.toml"), config).expect("write config");
+    let winning = crate::run(
+        crate::infra_terraform(dir.path())
+            .env("AWS_CA_BUNDLE", &other_ca)
+            .envs(stack.account.environment())
+            .arg("whoami"),
+    );
+    assert_exit(&winning, 0);
     let (refused, _dir) = whoami(Some(&other_ca.display().to_string()));
     assert_exit(&refused, 1);
     let message = stderr(&refused);
