@@ -133,7 +133,8 @@ fn plain_http_needs_the_environments_consent_and_says_what_it_leaves_out() {
 #[test]
 fn only_the_ca_bundle_given_is_trusted() {
     let stack = Stack::new();
-    let whoami = |ca_bundle: Option<&str>| {
+    // `whoami` with `ca_bundle` in the configuration and `AWS_CA_BUNDLE` set to `variable`.
+    let whoami = |ca_bundle: Option<&str>, variable: Option<&std::path::Path>| {
         let config = std::fs::read_to_string(stack.project.config()).expect("config");
         let config = match ca_bundle {
             Some(path) => config.replace(
@@ -144,18 +145,18 @@ fn only_the_ca_bundle_given_is_trusted() {
         };
         let dir = tempfile::tempdir().expect("dir");
         std::fs::write(dir.path().join("shopstack.toml"), config).expect("write config");
-        let output = crate::run(
-            crate::infra_terraform(dir.path())
-                .env_remove("AWS_CA_BUNDLE")
-                .envs(stack.account.environment())
-                .arg("whoami"),
-        );
+        let mut command = crate::infra_terraform(dir.path());
+        match variable {
+            Some(bundle) => command.env("AWS_CA_BUNDLE", bundle),
+            None => command.env_remove("AWS_CA_BUNDLE"),
+        };
+        let output = crate::run(command.envs(stack.account.environment()).arg("whoami"));
         (output, dir)
     };
 
     // The emulator's CA from `ca_bundle` (AWS_CA_BUNDLE unset): trusted.
     let ca = EmulatorTls::of_test_run().ca();
-    let (trusted, _dir) = whoami(Some(&ca.display().to_string()));
+    let (trusted, _dir) = whoami(Some(&ca.display().to_string()), None);
     assert_exit(&trusted, 0);
     assert!(
         stdout(&trusted).contains(&stack.account.id),
@@ -167,22 +168,9 @@ fn only_the_ca_bundle_given_is_trusted() {
     let other = tempfile::tempdir().expect("dir");
     let other_ca = EmulatorTls::create(other.path()).expect("another CA").ca();
     // The environment's own bundle wins over AWS_CA_BUNDLE.
-    let config = std::fs::read_to_string(stack.project.config())
-        .expect("config")
-        .replace(
-            "[environments.local]\n",
-            &format!("[environments.local]\nca_bundle = \"{}\"\n", ca.display()),
-        );
-    let dir = tempfile::tempdir().expect("dir");
-    std::fs::write(dir.path().join("shopstack.toml"), config).expect("write config");
-    let winning = crate::run(
-        crate::infra_terraform(dir.path())
-            .env("AWS_CA_BUNDLE", &other_ca)
-            .envs(stack.account.environment())
-            .arg("whoami"),
-    );
+    let (winning, _dir) = whoami(Some(&ca.display().to_string()), Some(&other_ca));
     assert_exit(&winning, 0);
-    let (refused, _dir) = whoami(Some(&other_ca.display().to_string()));
+    let (refused, _dir) = whoami(Some(&other_ca.display().to_string()), None);
     assert_exit(&refused, 1);
     let message = stderr(&refused);
     assert_eq!(message.lines().count(), 1, "{message}");
@@ -193,7 +181,7 @@ fn only_the_ca_bundle_given_is_trusted() {
     );
 
     // No CA at all: the system's roots do not know the emulator's CA either.
-    let (untrusted, _dir) = whoami(None);
+    let (untrusted, _dir) = whoami(None, None);
     assert_exit(&untrusted, 1);
     assert!(
         stderr(&untrusted).contains("certificate"),
@@ -202,7 +190,7 @@ fn only_the_ca_bundle_given_is_trusted() {
     );
 
     // A bundle that is not there, or holds no certificate: one line naming the field.
-    let (missing, _dir) = whoami(Some("certs/none.pem"));
+    let (missing, _dir) = whoami(Some("certs/none.pem"), None);
     assert_exit(&missing, 1);
     assert_eq!(
         stderr(&missing),
