@@ -7,12 +7,17 @@ TLS ("AWS global condition context keys", IAM User Guide). This server only spea
 key is "true" for every request it sees; a statement whose `Bool` condition asks for another
 value does not apply (neutral), as on AWS. Plain-HTTP requests only exist through the test
 proxy, which answers them as AWS does itself.
+
+With IAM enforcement on (`POST /moto-api/reset-auth`), identity policies are evaluated with the
+resource ARNs and condition keys AWS uses (`iam_context`).
 """
 
 import sys
 
 from moto.iam.access_control import IAMPolicyStatement, PermissionResult
 from moto.server import main
+
+import iam_context
 
 SECURE_TRANSPORT = "aws:securetransport"
 _is_action_permitted = IAMPolicyStatement.is_action_permitted
@@ -41,6 +46,7 @@ def is_action_permitted(self, action, resource="*", principal=None, incoming_con
 
 
 IAMPolicyStatement.is_action_permitted = is_action_permitted
+iam_context.install()
 
 if __name__ == "__main__":
     if "--ssl-cert" not in sys.argv:

@@ -9,7 +9,7 @@ use xshell::{Shell, cmd};
 
 use shopstack_testkit::cluster::components::KUBERNETES_VARIABLE;
 
-use crate::emulator::{self, Emulator};
+use crate::emulator::{self, Emulator, StopOnDrop};
 use crate::provision::{self, RealComponents};
 
 /// Flags of `cargo xtask test`.
@@ -136,16 +136,6 @@ fn remove_stale_clusters(sh: &Shell) {
             let dir_arg = format!("--dir={}", dir.display());
             let _ = cmd!(sh, "{supervisor} down {dir_arg}").quiet().run();
         }
-    }
-}
-
-/// Stops the emulator when the test run ends, on success, failure or panic alike.
-struct StopOnDrop(Emulator);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.child.kill();
-        let _ = self.0.child.wait();
     }
 }
 

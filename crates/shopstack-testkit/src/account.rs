@@ -29,7 +29,30 @@ impl Account {
         let body = format!(
             "Action=AssumeRole&Version=2011-06-15&RoleSessionName=shopstack-test&RoleArn=arn%3Aaws%3Aiam%3A%3A{id}%3Arole%2Fshopstack-test"
         );
-        let answer = post(endpoint, ca, &body)?;
+        Self::assumed(endpoint, ca, &body, id)
+    }
+
+    /// Credentials of role `role` of account `id` as GitHub Actions gets them: from
+    /// `AssumeRoleWithWebIdentity` (the emulator does not check the token).
+    pub fn web_identity_on(
+        endpoint: &str,
+        ca: Option<&std::path::Path>,
+        id: &str,
+        role: &str,
+    ) -> std::io::Result<Self> {
+        let body = format!(
+            "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleSessionName=github-actions&WebIdentityToken=test-token&RoleArn=arn%3Aaws%3Aiam%3A%3A{id}%3Arole%2F{role}"
+        );
+        Self::assumed(endpoint, ca, &body, id.to_owned())
+    }
+
+    fn assumed(
+        endpoint: &str,
+        ca: Option<&std::path::Path>,
+        body: &str,
+        id: String,
+    ) -> std::io::Result<Self> {
+        let answer = post(endpoint, ca, body)?;
         let field = |name: &str| {
             let start = answer
                 .find(&format!("<{name}>"))

@@ -5,6 +5,7 @@ pub mod account;
 pub mod aws_answers;
 pub mod cluster;
 pub mod cluster_tools;
+pub mod emulator;
 #[cfg(feature = "kube-api")]
 pub mod kube_api;
 pub mod listener;
@@ -17,6 +18,7 @@ pub mod tls;
 
 pub use account::Account;
 pub use aws_answers::{AwsAnswer, real_aws};
+pub use emulator::Emulator;
 pub use listener::ConnectionCounter;
 pub use listener::SilentServer;
 pub use project::{TestProject, unique_project_name};

@@ -9,6 +9,11 @@ use crate::{Account, EmulatorTls, emulator_endpoint};
 /// The SDK configuration of `account` in `region`, on the test run's emulator, trusting only its
 /// CA.
 pub async fn sdk_config(account: &Account, region: &str) -> SdkConfig {
+    sdk_config_on(account, region, &emulator_endpoint()).await
+}
+
+/// As [`sdk_config`], on the emulator at `endpoint` (served with the test run's certificate).
+pub async fn sdk_config_on(account: &Account, region: &str, endpoint: &str) -> SdkConfig {
     let credentials = Credentials::new(
         &account.access_key_id,
         &account.secret_access_key,
@@ -16,10 +21,9 @@ pub async fn sdk_config(account: &Account, region: &str) -> SdkConfig {
         None,
         "test",
     );
-    let endpoint = emulator_endpoint();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
-        .endpoint_url(&endpoint)
+        .endpoint_url(endpoint)
         .credentials_provider(credentials);
     if endpoint.starts_with("https://") {
         let ca = std::fs::read(EmulatorTls::of_test_run().ca()).expect("the emulator's CA");

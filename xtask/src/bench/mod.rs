@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 use shopstack_testkit::{Account, Behaviour, Proxy};
 use xshell::Shell;
 
-use crate::emulator::{self, Emulator};
+use crate::emulator::{self, Emulator, StopOnDrop};
 use observe::observe;
 use report::{Pass, Report};
 use tools::{Scenario, Tool, Tools};
@@ -43,10 +43,9 @@ pub fn run(sh: &Shell, args: &Args) -> anyhow::Result<ExitCode> {
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, emulator::free_port()?));
     let log = crate::state_dir().join(format!("moto-bench-{}.log", address.port()));
     let tls_dir = crate::state_dir().join(format!("moto-bench-{}-tls", address.port()));
-    let mut emulator = Emulator::start(address, &log, &tls_dir, false)?;
+    let emulator = StopOnDrop(Emulator::start(address, &log, &tls_dir, false)?);
     let result = measure(sh, args, &emulator, &mirror);
-    let _ = emulator.child.kill();
-    let _ = emulator.child.wait();
+    drop(emulator);
     let _ = std::fs::remove_dir_all(&tls_dir);
     result
 }

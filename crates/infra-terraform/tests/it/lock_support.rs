@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use shopstack_testkit::Account;
+
 use crate::support::Stack;
 
 /// The LockID `apply` and `destroy` lock: `<bucket>/<project>/<env>/infra`.
@@ -194,6 +196,11 @@ impl Terraform {
 
     /// `terraform ARGS` in `dir` with the stack's credentials.
     pub fn command(&self, stack: &Stack, dir: &Path, args: &[&str]) -> Command {
+        self.command_as(&stack.account, dir, args)
+    }
+
+    /// `terraform ARGS` in `dir` with `principal`'s credentials.
+    pub fn command_as(&self, principal: &Account, dir: &Path, args: &[&str]) -> Command {
         let mut command = Command::new("terraform");
         command
             .args(args)
@@ -207,7 +214,7 @@ impl Terraform {
             // The emulator's CA reaches Terraform only through the files ShopStack writes
             // (`custom_ca_bundle`), as it would for a user in a new shell.
             .env_remove("AWS_CA_BUNDLE")
-            .envs(stack.account.environment())
+            .envs(principal.environment())
             .stdin(Stdio::null());
         command
     }

@@ -4,6 +4,7 @@ mod apply;
 mod config_errors;
 mod destroy;
 mod drift;
+mod enforcement;
 mod faults;
 mod identity;
 mod kills;

@@ -21,6 +21,7 @@ pub struct Stack {
     pub account: Account,
     runtime: tokio::runtime::Runtime,
     sdk: SdkConfig,
+    endpoint: String,
 }
 
 impl Stack {
@@ -40,23 +41,42 @@ impl Stack {
         ))
     }
 
+    /// A project whose `local` environment is the emulator `emulator` (one of the test's own),
+    /// in a new account there.
+    pub fn on(emulator: &shopstack_testkit::Emulator) -> Self {
+        let endpoint = emulator.url();
+        Self::with_environments_on(
+            &format!(
+                "[environments.local]\nregion = \"{REGION}\"\nendpoint_url = \"{endpoint}\"\n"
+            ),
+            &endpoint,
+        )
+    }
+
     /// A project with the given `[environments.*]` tables, in a new account.
     pub fn with_environments(environments: &str) -> Self {
+        Self::with_environments_on(environments, &emulator_endpoint())
+    }
+
+    fn with_environments_on(environments: &str, endpoint: &str) -> Self {
         let project = TestProject::with_config(&format!(
             "[project]\nname = \"{{project}}\"\n\n[github]\nrepositories = [\"acme/infra\", \"acme/apps\"]\nbranch = \"main\"\n\n{environments}"
         ))
         .expect("test project");
-        let account = Account::isolated(&emulator_endpoint()).expect("isolated emulator account");
+        let account = Account::isolated(endpoint).expect("isolated emulator account");
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime");
-        let sdk = runtime.block_on(shopstack_testkit::sdk::sdk_config(&account, REGION));
+        let sdk = runtime.block_on(shopstack_testkit::sdk::sdk_config_on(
+            &account, REGION, endpoint,
+        ));
         Self {
             project,
             account,
             runtime,
             sdk,
+            endpoint: endpoint.to_owned(),
         }
     }
 
@@ -83,6 +103,25 @@ impl Stack {
     /// The SDK configuration of this account on the emulator.
     pub fn sdk_config(&self) -> &SdkConfig {
         &self.sdk
+    }
+
+    /// The SDK configuration of another principal of this account (e.g. an assumed role), on
+    /// this stack's emulator, without retries: an answer is seen as it comes.
+    pub fn sdk_config_as(&self, principal: &Account) -> SdkConfig {
+        let config = self.block_on(shopstack_testkit::sdk::sdk_config_on(
+            principal,
+            REGION,
+            &self.endpoint,
+        ));
+        config
+            .into_builder()
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .build()
+    }
+
+    /// The emulator this stack lives on.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
     }
 
     /// Runs a future to completion.
@@ -122,6 +161,26 @@ impl Stack {
     /// CodeBuild.
     pub fn codebuild(&self) -> aws_sdk_codebuild::Client {
         aws_sdk_codebuild::Client::new(&self.sdk)
+    }
+
+    /// The Terraform state of `local` as the state bucket holds it, parsed.
+    pub async fn terraform_state(&self) -> serde_json::Value {
+        let names = self.names("local");
+        let object = self
+            .s3()
+            .get_object()
+            .bucket(names.state_bucket())
+            .key(names.state_key())
+            .send()
+            .await
+            .expect("the state object under the configured key");
+        let body = object
+            .body
+            .collect()
+            .await
+            .expect("state body")
+            .into_bytes();
+        serde_json::from_slice(&body).expect("state JSON")
     }
 
     /// The names of the account's roles, sorted, as IAM lists them.

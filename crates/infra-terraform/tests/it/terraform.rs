@@ -47,19 +47,7 @@ fn terraform_uses_the_backend_and_either_tool_clears_the_others_lock() {
     assert!(
         stdout(&applied).contains("Apply complete! Resources: 1 added, 0 changed, 0 destroyed.")
     );
-    let state = stack
-        .block_on(async {
-            let object = stack
-                .s3()
-                .get_object()
-                .bucket(names.state_bucket())
-                .key(names.state_key())
-                .send()
-                .await?;
-            Ok::<_, Box<dyn std::error::Error>>(object.body.collect().await?.into_bytes())
-        })
-        .expect("the state object under the configured key");
-    let state: serde_json::Value = serde_json::from_slice(&state).expect("state JSON");
+    let state = stack.block_on(stack.terraform_state());
     assert_eq!(state["resources"][0]["type"], "terraform_data");
     assert_eq!(
         state["resources"][0]["instances"][0]["attributes"]["input"]["value"],
