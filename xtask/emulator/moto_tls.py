@@ -1,4 +1,4 @@
-"""The moto server, TLS-only, with AWS's `aws:SecureTransport` condition key evaluated.
+"""The moto server, TLS-only, with AWS's `aws:SecureTransport` condition key evaluated and each table created once.
 
 moto evaluates bucket policies on object requests but ignores the condition operators it does
 not know (`Bool` among them), so a statement denying `"Bool": {"aws:SecureTransport": "false"}`
@@ -8,12 +8,20 @@ key is "true" for every request it sees; a statement whose `Bool` condition asks
 value does not apply (neutral), as on AWS. Plain-HTTP requests only exist through the test
 proxy, which answers them as AWS does itself.
 
+moto checks whether a table exists and then creates it without holding a lock, so two concurrent
+CreateTable calls of one name can both succeed, the second replacing the first table and every
+item (every state lock) in it. AWS creates the table once and answers ResourceInUseException to
+the other callers ("CreateTable", Amazon DynamoDB API Reference): the check and the creation are
+made one at a time here.
+
 With IAM enforcement on (`POST /moto-api/reset-auth`), identity policies are evaluated with the
 resource ARNs and condition keys AWS uses (`iam_context`).
 """
 
 import sys
+import threading
 
+from moto.dynamodb.models import DynamoDBBackend
 from moto.iam.access_control import IAMPolicyStatement, PermissionResult
 from moto.server import main
 
@@ -45,7 +53,17 @@ def is_action_permitted(self, action, resource="*", principal=None, incoming_con
     return _is_action_permitted(self, action, resource, principal, incoming_condition_values)
 
 
+_create_table = DynamoDBBackend.create_table
+_creating_tables = threading.Lock()
+
+
+def create_table(self, *args, **kwargs):
+    with _creating_tables:
+        return _create_table(self, *args, **kwargs)
+
+
 IAMPolicyStatement.is_action_permitted = is_action_permitted
+DynamoDBBackend.create_table = create_table
 iam_context.install()
 
 if __name__ == "__main__":

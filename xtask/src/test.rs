@@ -24,7 +24,8 @@ pub struct Args {
     cargo_args: Vec<String>,
 }
 
-/// Starts moto on a free loopback port, runs `cargo test --workspace` with its endpoint in
+/// Starts moto on a free loopback port, runs `cargo test --workspace` (or the packages named
+/// with `-p`) with its endpoint in
 /// `SHOPSTACK_TEST_AWS_ENDPOINT`, and stops it whatever the outcome.
 pub fn run(sh: &Shell, args: &Args) -> anyhow::Result<ExitCode> {
     emulator::ensure_installed(sh)?;
@@ -54,7 +55,13 @@ pub fn run(sh: &Shell, args: &Args) -> anyhow::Result<ExitCode> {
     remove_stale_clusters(sh);
 
     let cargo_args = &args.cargo_args;
-    let mut command = cmd!(sh, "cargo test --workspace {cargo_args...}");
+    // `-p NAME` among the extra arguments narrows the run to that package.
+    let packages = cargo_args
+        .iter()
+        .take_while(|arg| *arg != "--")
+        .any(|arg| arg == "-p" || arg.starts_with("--package"));
+    let workspace = (!packages).then_some("--workspace");
+    let mut command = cmd!(sh, "cargo test {workspace...} {cargo_args...}");
     if let Some(mirror) = &mirror {
         command = command.env(MIRROR_VARIABLE, mirror);
     }

@@ -101,13 +101,15 @@ pub async fn plan(
     })
 }
 
-/// `apply`: hold the lock, show the plan, ask (unless `auto_approve`), create and repair in waves.
+/// `apply`: hold the lock, show the plan, ask (unless `auto_approve`), create and repair.
 ///
 /// The lock lives in the lock table, which `apply` itself creates. When the table does not exist
 /// yet (the first apply of an environment), the plan is shown and approved without a lock (it only
 /// reads); then the table is created first (one atomic CreateTable with its tags and encryption;
-/// concurrent first applies wait for the same table), the lock is taken in it, and the plan is
-/// made again under the lock: what a concurrent apply did meanwhile is not done twice.
+/// concurrent first applies wait for the same table) and the lock is taken in it. The apply whose
+/// CreateTable made the table, and whose first lock request in it succeeded, carries out the plan
+/// it showed without reading again. Every other apply makes its plan again under the lock, so
+/// what a concurrent apply did meanwhile is not done twice.
 pub async fn apply(
     context: &Arc<Context>,
     auto_approve: bool,
@@ -126,12 +128,8 @@ async fn apply_locked(
     lock_timeout: Option<Duration>,
     lock: Arc<Mutex<HeldLock>>,
 ) -> anyhow::Result<Exit> {
-    let store = LockStore::new(context);
-    let home = store.home().await?;
-    if home == Home::Table {
-        acquire(&lock, Home::Table, lock_timeout).await?;
-    }
-    let planned = if home == Home::Table {
+    let (home, _) = acquire(&lock, &[Home::Table], lock_timeout).await?;
+    let mut planned = if home == Home::Table {
         planned_apply(context).await?
     } else {
         planned_unlocked(context).await?
@@ -147,39 +145,75 @@ async fn apply_locked(
         println!("Apply cancelled.");
         return Ok(Exit::Failure);
     }
-    if home == Home::Table {
-        let summary = planned
-            .execute(&DestroyOptions::default(), &|line| println!("{line}"))
-            .await?;
-        print_applied(summary.add, summary.change, summary.destroy);
-        return Ok(Exit::Success);
+    if home != Home::Table {
+        // First apply: the lock's home comes first, then the lock, then the rest under it.
+        match first_lock(context, &lock, lock_timeout).await? {
+            Some(table) => planned.mark_done(table),
+            None => planned = replanned(context, &planned).await?,
+        }
     }
+    let summary = planned
+        .execute(&DestroyOptions::default(), &|line| println!("{line}"))
+        .await?;
+    print_applied(summary.add, summary.change, summary.destroy);
+    Ok(Exit::Success)
+}
 
-    // First apply: the lock's home comes first, then the lock, then the rest under it.
+/// Creates the lock table of a first apply and takes the lock in it (point-in-time recovery is
+/// turned on meanwhile). The table's address when this apply created it and was the first to
+/// lock in it, so that nothing can have changed since its plan; `None` when a concurrent apply
+/// created the table or held the lock first (then the plan is made again under the lock).
+async fn first_lock(
+    context: &Arc<Context>,
+    lock: &Mutex<HeldLock>,
+    lock_timeout: Option<Duration>,
+) -> anyhow::Result<Option<&'static str>> {
     let table = LockTable::new(Arc::clone(context));
     let started = Instant::now();
     let ours = table.create_reporting().await?;
-    let store = LockStore::new(context);
-    // Every first apply waits for the table to settle before locking in it (see `settled_table`).
-    let settled = store.settled_table().await?;
-    let created = ours.is_some() && settled == ours;
-    if created {
+    let (taken, recovery) = futures::join!(
+        acquire(lock, &[Home::Table], lock_timeout),
+        table.enable_recovery()
+    );
+    let (home, waited) = taken?;
+    if home != Home::Table {
+        anyhow::bail!(
+            "the lock table {} was deleted as this apply created it: run apply again",
+            table.id()
+        );
+    }
+    recovery?;
+    if ours && !waited {
         println!(
             "{}  {}: created in {:.1}s (first: it holds the lock)",
             table.address(),
             table.id(),
             started.elapsed().as_secs_f64()
         );
+        Ok(Some(table.address()))
+    } else if ours {
+        println!(
+            "{}  {}: created in {:.1}s (a concurrent apply held the lock first: planning again)",
+            table.address(),
+            table.id(),
+            started.elapsed().as_secs_f64()
+        );
+        Ok(None)
     } else {
         println!(
             "{}  {}: created by a concurrent apply",
             table.address(),
             table.id()
         );
+        Ok(None)
     }
-    acquire(&lock, Home::Table, lock_timeout).await?;
+}
+
+/// The plan made again under the lock, after a concurrent apply created the lock table: it may
+/// only hold what `approved` held (less, where the other apply did it).
+async fn replanned(context: &Arc<Context>, approved: &Planned) -> anyhow::Result<Planned> {
     let replanned = planned_apply(context).await?;
-    let approved_changes: Vec<&str> = planned
+    let approved_changes: Vec<&str> = approved
         .plan
         .changes
         .iter()
@@ -200,15 +234,7 @@ async fn apply_locked(
             unapproved.join(", ")
         );
     }
-    let summary = replanned
-        .execute(&DestroyOptions::default(), &|line| println!("{line}"))
-        .await?;
-    print_applied(
-        summary.add + usize::from(created),
-        summary.change,
-        summary.destroy,
-    );
-    Ok(Exit::Success)
+    Ok(replanned)
 }
 
 fn print_applied(add: usize, change: usize, destroy: usize) {
@@ -237,13 +263,15 @@ async fn destroy_locked(
     lock_timeout: Option<Duration>,
     lock: Arc<Mutex<HeldLock>>,
 ) -> anyhow::Result<Exit> {
-    let home = LockStore::new(context).home().await?;
-    if home == Home::Nowhere {
+    if acquire(&lock, &[Home::Table, Home::Bucket], lock_timeout)
+        .await?
+        .0
+        == Home::Nowhere
+    {
         eprintln!(
             "note: neither the lock table nor the state bucket exists: destroy runs without the state lock"
         );
     }
-    acquire(&lock, home, lock_timeout).await?;
     let observed = engine::observe(resources::all(context)).await?;
     let planned = engine::plan_destroy(&observed, options).await?;
     print!("{}", planned.plan.render());
@@ -259,6 +287,10 @@ async fn destroy_locked(
         return Ok(Exit::Failure);
     }
     let summary = planned.execute(options, &|line| println!("{line}")).await?;
+    if planned.deletes(LockTable::ADDRESS) {
+        // The lock went with its table: nothing is left to release.
+        lock.lock().await.table_deleted();
+    }
     println!(
         "\nDestroy complete! Resources: {} destroyed.",
         summary.destroy
@@ -275,13 +307,17 @@ fn new_lock(context: &Context, info: &str) -> Mutex<HeldLock> {
     ))
 }
 
-/// Takes the lock in `home`, waiting up to `timeout` (and saying so once) while it is held.
+/// Takes the lock where it can live among `places`, waiting up to `timeout` (and saying so once)
+/// while it is held. Where it was taken ([`Home::Nowhere`]: nowhere, none of `places` exists),
+/// and whether another process held it first.
 async fn acquire(
     lock: &Mutex<HeldLock>,
-    home: Home,
+    places: &[Home],
     timeout: Option<Duration>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<(Home, bool)> {
+    let waited = std::sync::atomic::AtomicBool::new(false);
     let waiting = |held: &LockError| {
+        waited.store(true, std::sync::atomic::Ordering::Relaxed);
         if let Some(timeout) = timeout {
             eprintln!(
                 "Waiting up to {} for the state lock: {held}",
@@ -292,14 +328,14 @@ async fn acquire(
     let result = lock
         .lock()
         .await
-        .acquire(home, Wait { timeout }, &waiting)
+        .acquire(places, Wait { timeout }, &waiting)
         .await;
     match result {
         Err(error @ LockError::Held { .. }) => Err(anyhow::Error::new(error).context(
             "acquire the state lock (wait for it with --lock-timeout; if its holder is gone, `infra-terraform force-unlock ID` clears it)",
         )),
         Err(error) => Err(anyhow::Error::new(error).context("acquire the state lock")),
-        Ok(()) => Ok(()),
+        Ok(home) => Ok((home, waited.into_inner())),
     }
 }
 

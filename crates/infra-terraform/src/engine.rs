@@ -1,4 +1,4 @@
-//! The engine: read every resource concurrently, diff into a plan, execute it in dependency waves.
+//! The engine: read every resource concurrently, diff into a plan, execute it in dependency order.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use shopstack_core::plan::{Action, AttributeChange, Plan, ResourceChange, Summary};
 use thiserror::Error;
+use tokio::sync::watch;
 
 use crate::resource::{Attributes, DestroyOptions, Live, Resource, ResourceError};
 
@@ -22,7 +23,7 @@ pub enum EngineError {
     /// Reading back what was written failed; the changes were made.
     #[error("read back what was applied: {}", join(.0))]
     ReadBack(Vec<ResourceError>),
-    /// Some changes failed; the waves before them were applied.
+    /// Some changes failed; the others were made, but none that needed a failed one.
     #[error("{} of the changes failed: {}", .0.len(), join(.0))]
     Failed(Vec<ResourceError>),
 }
@@ -230,13 +231,14 @@ pub async fn plan_destroy(
     if !errors.is_empty() {
         return Err(EngineError::Read(errors));
     }
-    // Deletion runs in reverse waves: show it in that order too.
-    let order: BTreeMap<&str, (u8, u8)> = steps
+    // Deletion runs from what depends on others down to what holds the lock: show it so.
+    let resources: Vec<&dyn Resource> = steps.iter().map(|step| step.resource.as_ref()).collect();
+    let order: BTreeMap<&str, (bool, usize)> = resources
         .iter()
-        .map(|step| {
+        .map(|resource| {
             (
-                step.resource.address(),
-                destroy_order(step.resource.as_ref()),
+                resource.address(),
+                (!resource.destroyed_last(), depth(*resource, &resources)),
             )
         })
         .collect();
@@ -258,10 +260,26 @@ pub async fn plan_destroy(
     })
 }
 
-/// Where a resource falls in `destroy`, which runs these keys from the highest down: the reverse
-/// of the apply waves, then what must go last.
-fn destroy_order(resource: &dyn Resource) -> (u8, u8) {
-    (u8::from(!resource.destroyed_last()), resource.wave())
+/// How many resources of `among` lie below `resource` on its longest chain of dependencies.
+fn depth(resource: &dyn Resource, among: &[&dyn Resource]) -> usize {
+    among
+        .iter()
+        .filter(|other| resource.depends_on().contains(&other.address()))
+        .map(|other| 1 + depth(*other, among))
+        .max()
+        .unwrap_or(0)
+}
+
+/// What became of one step of an execution.
+enum Outcome {
+    /// Written (and, where it settles after a write, read back as written).
+    Done,
+    /// Not attempted: a step it waits for failed.
+    Skipped,
+    /// The write failed.
+    Failed(ResourceError),
+    /// Written, but reading it back failed.
+    ReadBackFailed(EngineError),
 }
 
 impl Planned {
@@ -286,87 +304,158 @@ impl Planned {
         }
     }
 
-    /// Executes the plan wave by wave, concurrently inside a wave; `report` gets one line per
-    /// finished change. Stops after the first wave with a failure.
+    /// Marks the change of `address` as already made (a first apply's lock table): it counts in
+    /// the summary, but [`execute`](Self::execute) does not make it again.
+    pub fn mark_done(&mut self, address: &str) {
+        for step in &mut self.steps {
+            if step.resource.address() == address {
+                step.action = Action::NoOp;
+            }
+        }
+    }
+
+    /// Whether executing the plan deletes `address`.
+    pub fn deletes(&self, address: &str) -> bool {
+        self.steps
+            .iter()
+            .any(|step| step.resource.address() == address && step.action == Action::Delete)
+    }
+
+    /// Whether `step` must wait for `other`: in an apply, for what it depends on; in a destroy,
+    /// for what depends on it, and the resource destroyed last for every other.
+    fn waits_for(&self, step: &Step, other: &Step) -> bool {
+        let (resource, other) = (step.resource.as_ref(), other.resource.as_ref());
+        match self.direction {
+            Direction::Apply => resource.depends_on().contains(&other.address()),
+            Direction::Destroy => {
+                other.depends_on().contains(&resource.address())
+                    || (resource.destroyed_last() && !other.destroyed_last())
+            }
+        }
+    }
+
+    /// Executes the plan: every change starts as soon as the changes it waits for are made (see
+    /// [`waits_for`](Self::waits_for)), so independent resources are written concurrently and
+    /// the longest chain of dependencies sets the number of round trips. `report` gets one line
+    /// per finished change. A change whose prerequisite failed is not attempted; the others are
+    /// carried out, and every failure is reported.
     pub async fn execute(
         &self,
         options: &DestroyOptions,
         report: &(dyn Fn(String) + Sync),
     ) -> Result<Summary, EngineError> {
         self.refuse_conflicts()?;
-        let mut waves: BTreeMap<(u8, u8), Vec<&Step>> = BTreeMap::new();
-        for step in self.steps.iter().filter(|step| {
-            matches!(
-                step.action,
-                Action::Create | Action::Update | Action::Delete
-            )
-        }) {
-            let key = match self.direction {
-                Direction::Apply => (0, step.resource.wave()),
-                Direction::Destroy => destroy_order(step.resource.as_ref()),
-            };
-            waves.entry(key).or_default().push(step);
-        }
-        let ordered: Vec<Vec<&Step>> = match self.direction {
-            Direction::Apply => waves.into_values().collect(),
-            Direction::Destroy => waves.into_values().rev().collect(),
-        };
-        // Settings written in one wave are read back while the next wave runs.
-        let mut to_confirm: Vec<&Step> = Vec::new();
-        for wave in ordered {
-            let confirming = std::mem::take(&mut to_confirm);
-            let writes = join_all(wave.iter().map(|step| async move {
-                let started = Instant::now();
-                let result = match step.action {
-                    Action::Create => step.resource.create().await,
-                    Action::Update => step.resource.update(&step.drifted).await,
-                    Action::Delete => step.resource.delete(options).await,
-                    Action::NoOp | Action::Conflict => Ok(()),
-                };
-                tracing::info!(
-                    address = step.resource.address(),
-                    action = ?step.action,
-                    ok = result.is_ok(),
-                    elapsed_ms = started.elapsed().as_millis(),
-                    "change"
-                );
-                if result.is_ok() {
-                    let done = match step.action {
-                        Action::Create => "created",
-                        Action::Update => "updated",
-                        _ => "destroyed",
-                    };
-                    report(format!(
-                        "{}  {}: {done} in {:.1}s",
-                        step.resource.address(),
-                        step.resource.id(),
-                        started.elapsed().as_secs_f64()
-                    ));
+        let running: Vec<&Step> = self
+            .steps
+            .iter()
+            .filter(|step| {
+                matches!(
+                    step.action,
+                    Action::Create | Action::Update | Action::Delete
+                )
+            })
+            .collect();
+        // Each step announces here whether it was made (`Some(true)`), once it is over.
+        let (made, watchers): (Vec<_>, Vec<_>) =
+            running.iter().map(|_| watch::channel(None::<bool>)).unzip();
+        let outcomes = join_all(running.iter().zip(&made).map(|(step, made)| {
+            let prerequisites: Vec<watch::Receiver<Option<bool>>> = running
+                .iter()
+                .zip(&watchers)
+                .filter(|(other, _)| self.waits_for(step, other))
+                .map(|(_, watcher)| watcher.clone())
+                .collect();
+            async move {
+                let mut ready = true;
+                for mut prerequisite in prerequisites {
+                    ready &= prerequisite
+                        .wait_for(Option::is_some)
+                        .await
+                        .is_ok_and(|outcome| *outcome == Some(true));
                 }
-                result
-            }));
-            let (results, confirmed) = futures::join!(writes, Self::confirm(confirming, report));
-            confirmed?;
-            let errors: Vec<ResourceError> = results.into_iter().filter_map(Result::err).collect();
-            if !errors.is_empty() {
-                return Err(EngineError::Failed(errors));
+                if !ready {
+                    made.send_replace(Some(false));
+                    return Outcome::Skipped;
+                }
+                let result = self.change(step, options, report).await;
+                made.send_replace(Some(result.is_ok()));
+                match result {
+                    Err(error) => Outcome::Failed(error),
+                    Ok(()) if self.settles(step) => match Self::confirm(vec![step], report).await {
+                        Ok(()) => Outcome::Done,
+                        Err(error) => Outcome::ReadBackFailed(error),
+                    },
+                    Ok(()) => Outcome::Done,
+                }
             }
-            if self.direction == Direction::Apply {
-                to_confirm = wave
-                    .into_iter()
-                    .filter(|step| step.resource.settles_after_write())
-                    .filter(|step| matches!(step.action, Action::Create | Action::Update))
-                    .collect();
+        }))
+        .await;
+        let mut failed = Vec::new();
+        let mut read_back = None;
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Done | Outcome::Skipped => {}
+                Outcome::Failed(error) => failed.push(error),
+                Outcome::ReadBackFailed(error) => read_back = Some(error),
             }
         }
-        Self::confirm(to_confirm, report).await?;
+        if !failed.is_empty() {
+            return Err(EngineError::Failed(failed));
+        }
+        if let Some(error) = read_back {
+            return Err(error);
+        }
         Ok(self.plan.summary())
+    }
+
+    /// Whether `step`'s write is read back until AWS shows it.
+    fn settles(&self, step: &Step) -> bool {
+        self.direction == Direction::Apply
+            && step.resource.settles_after_write()
+            && matches!(step.action, Action::Create | Action::Update)
+    }
+
+    /// Makes one change, reporting it when it is made.
+    async fn change(
+        &self,
+        step: &Step,
+        options: &DestroyOptions,
+        report: &(dyn Fn(String) + Sync),
+    ) -> Result<(), ResourceError> {
+        let started = Instant::now();
+        let result = match step.action {
+            Action::Create => step.resource.create().await,
+            Action::Update => step.resource.update(&step.drifted).await,
+            Action::Delete => step.resource.delete(options).await,
+            Action::NoOp | Action::Conflict => Ok(()),
+        };
+        tracing::info!(
+            address = step.resource.address(),
+            action = ?step.action,
+            ok = result.is_ok(),
+            elapsed_ms = started.elapsed().as_millis(),
+            "change"
+        );
+        if result.is_ok() {
+            let done = match step.action {
+                Action::Create => "created",
+                Action::Update => "updated",
+                _ => "destroyed",
+            };
+            report(format!(
+                "{}  {}: {done} in {:.1}s",
+                step.resource.address(),
+                step.resource.id(),
+                started.elapsed().as_secs_f64()
+            ));
+        }
+        result
     }
 
     /// Reads back the resources `pending` wrote, all at once, until AWS answers with what was
     /// written: S3 settings read back stale for a while after a write, and the next plan would
     /// show drift that is not there. One round of reads when AWS is consistent, and it runs
-    /// beside the next wave's writes; more only while AWS is not, for up to
+    /// beside the other changes; more only while AWS is not, for up to
     /// [`READ_BACK_TIMEOUT`], then a note names what still reads back otherwise.
     async fn confirm(
         mut pending: Vec<&Step>,

@@ -16,7 +16,6 @@ use aws_sdk_dynamodb::operation::describe_table::DescribeTableError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, TableStatus};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_smithy_types::DateTime;
 use serde::{Deserialize, Serialize};
 use shopstack_core::error_chain::{aws_error_code, aws_error_message};
 use thiserror::Error;
@@ -33,9 +32,6 @@ pub const OPERATION_APPLY: &str = "OperationTypeApply";
 /// First delay between attempts while waiting for a held lock; it grows to [`MAX_DELAY`].
 const FIRST_DELAY: Duration = Duration::from_millis(200);
 const MAX_DELAY: Duration = Duration::from_secs(5);
-/// Reads of a new lock table until its creation time is seen twice in a row.
-const SETTLE_READS: usize = 10;
-const SETTLE_DELAY: Duration = Duration::from_secs(1);
 
 /// Terraform's `statemgr.LockInfo`, field for field and in its JSON field order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -267,32 +263,6 @@ impl LockStore {
         }
     }
 
-    /// The lock table's creation time once it is settled: the same in two reads a second apart.
-    /// Concurrent first applies all ask to create it; AWS creates it once, but an emulator may
-    /// replace a table created a moment earlier (and the locks in it), so the lock is only taken
-    /// in the table that stays.
-    pub async fn settled_table(&self) -> Result<Option<DateTime>, LockError> {
-        let mut last = None;
-        for _ in 0..SETTLE_READS {
-            let created = self
-                .dynamodb
-                .describe_table()
-                .table_name(&self.table)
-                .send()
-                .await
-                .map_err(aws("DynamoDB", "DescribeTable", &self.table))?
-                .table()
-                .and_then(|table| table.creation_date_time())
-                .copied();
-            if created.is_some() && created == last {
-                return Ok(created);
-            }
-            last = created;
-            tokio::time::sleep(SETTLE_DELAY).await;
-        }
-        Ok(last)
-    }
-
     /// Whether the state bucket exists.
     pub async fn bucket_exists(&self) -> Result<bool, LockError> {
         match self.s3.head_bucket().bucket(&self.bucket).send().await {
@@ -307,34 +277,21 @@ impl LockStore {
         }
     }
 
-    /// Where the lock can live now: the table if it exists, else the bucket, else nowhere.
-    pub async fn home(&self) -> Result<Home, LockError> {
-        if self.table_exists().await? {
-            Ok(Home::Table)
-        } else if self.bucket_exists().await? {
-            Ok(Home::Bucket)
-        } else {
-            Ok(Home::Nowhere)
-        }
-    }
-
-    /// Writes the lock item for `info.path`; `Held` when it exists.
-    pub async fn lock_item(&self, info: &LockInfo) -> Result<(), LockError> {
-        let body = serde_json::to_string(info).map_err(|error| LockError::Unreadable {
-            location: info.path.clone(),
-            message: error.to_string(),
-        })?;
+    /// Writes the lock item for `info.path` with `body`, Terraform's LockInfo JSON of `info`:
+    /// `true` when written, `false` when there is no lock table, `Held` when the item exists.
+    pub async fn lock_item(&self, info: &LockInfo, body: &str) -> Result<bool, LockError> {
         let put = self
             .dynamodb
             .put_item()
             .table_name(&self.table)
             .item(LOCK_KEY, AttributeValue::S(info.path.clone()))
-            .item(INFO_ATTRIBUTE, AttributeValue::S(body))
+            .item(INFO_ATTRIBUTE, AttributeValue::S(body.to_owned()))
             .condition_expression("attribute_not_exists(LockID)")
             .send()
             .await;
         match put {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(true),
+            Err(error) if is_missing_table(&error) => Ok(false),
             Err(SdkError::ServiceError(service))
                 if matches!(
                     service.err(),
@@ -393,7 +350,12 @@ impl LockStore {
         if info.id != id {
             return Ok(false);
         }
-        // Deletes exactly the lock that was read, never one taken since.
+        self.delete_item_if(lock_id, raw).await
+    }
+
+    /// Deletes the lock item at `lock_id` if its Info is exactly `raw`: never a lock taken since.
+    /// Returns whether it did (a missing table or item holds nothing to delete).
+    pub async fn delete_item_if(&self, lock_id: &str, raw: String) -> Result<bool, LockError> {
         let deleted = self
             .dynamodb
             .delete_item()
@@ -419,8 +381,9 @@ impl LockStore {
         }
     }
 
-    /// Writes the lockfile `key` with `If-None-Match: *`; `Held` when it exists.
-    pub async fn lock_file(&self, key: &str, info: &LockInfo) -> Result<(), LockError> {
+    /// Writes the lockfile `key` with `If-None-Match: *`: `true` when written, `false` when there
+    /// is no state bucket, `Held` when the lockfile exists.
+    pub async fn lock_file(&self, key: &str, info: &LockInfo) -> Result<bool, LockError> {
         let body = serde_json::to_vec(info).map_err(|error| LockError::Unreadable {
             location: key.to_owned(),
             message: error.to_string(),
@@ -436,7 +399,8 @@ impl LockStore {
             .send()
             .await;
         match put {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(true),
+            Err(error) if aws_error_code(&error) == Some("NoSuchBucket") => Ok(false),
             Err(error)
                 if matches!(
                     aws_error_code(&error),
@@ -681,26 +645,24 @@ impl HeldLock {
         }
     }
 
-    /// Takes the lock where `home` says, waiting with backoff up to `wait.timeout` while it is
-    /// held. In the table, a lockfile of the same path (a holder that took it while the table was
-    /// missing) also counts as held; in the bucket, a table created meanwhile is locked too.
+    /// Takes the lock where it can live now, among `places`, waiting with backoff up to
+    /// `wait.timeout` while it is held: in the table when that exists, else in the bucket when
+    /// that exists; [`Home::Nowhere`] when neither of `places` exists (nothing taken). The first
+    /// request is the lock itself: its PutItem tells whether the table exists. In the table, a
+    /// lockfile of the same path (a holder that took it while the table was missing) also counts
+    /// as held; in the bucket, a table created meanwhile is locked too.
     pub async fn acquire(
         &mut self,
-        home: Home,
+        places: &[Home],
         wait: Wait,
         waiting: &(dyn Fn(&LockError) + Sync),
-    ) -> Result<(), LockError> {
+    ) -> Result<Home, LockError> {
         let started = Instant::now();
         let mut delay = FIRST_DELAY;
         let mut reported = false;
         loop {
-            let attempt = match home {
-                Home::Table => self.try_table().await,
-                Home::Bucket => self.try_bucket().await,
-                Home::Nowhere => Ok(()),
-            };
-            let held = match attempt {
-                Ok(()) => return Ok(()),
+            let held = match self.try_places(places).await {
+                Ok(home) => return Ok(home),
                 Err(held @ LockError::Held { .. }) => held,
                 Err(error) => {
                     // The first failure is the one to report; a release failing here is retried,
@@ -732,30 +694,69 @@ impl HeldLock {
         }
     }
 
-    async fn try_table(&mut self) -> Result<(), LockError> {
-        self.store.lock_item(&self.info).await?;
-        self.item = true;
-        if let Some((holder, _)) = self.store.read_file(&self.lockfile_key).await? {
-            self.release().await?;
-            return Err(LockError::Held {
-                location: format!("s3://{}/{}", self.store.bucket, self.lockfile_key),
-                holder: Box::new(holder),
-            });
+    async fn try_places(&mut self, places: &[Home]) -> Result<Home, LockError> {
+        if places.contains(&Home::Table) && self.try_table().await? {
+            return Ok(Home::Table);
         }
-        Ok(())
+        if places.contains(&Home::Bucket) && self.try_bucket().await? {
+            return Ok(Home::Bucket);
+        }
+        Ok(Home::Nowhere)
     }
 
-    async fn try_bucket(&mut self) -> Result<(), LockError> {
-        self.store.lock_file(&self.lockfile_key, &self.info).await?;
+    /// Terraform's LockInfo JSON of this lock, as its table item holds it.
+    fn body(&self) -> Result<String, LockError> {
+        serde_json::to_string(&self.info).map_err(|error| LockError::Unreadable {
+            location: self.info.path.clone(),
+            message: error.to_string(),
+        })
+    }
+
+    /// The item, with the lockfile looked for at the same time: `false` when there is no table.
+    async fn try_table(&mut self) -> Result<bool, LockError> {
+        let body = self.body()?;
+        let (item, file) = futures::join!(
+            self.store.lock_item(&self.info, &body),
+            self.store.read_file(&self.lockfile_key)
+        );
+        if !item? {
+            return Ok(false);
+        }
+        self.item = true;
+        match file {
+            Ok(None) => Ok(true),
+            Ok(Some((holder, _))) => {
+                self.release().await?;
+                Err(LockError::Held {
+                    location: format!("s3://{}/{}", self.store.bucket, self.lockfile_key),
+                    holder: Box::new(holder),
+                })
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The lockfile, then the item when a table exists by then: `false` when there is no bucket.
+    async fn try_bucket(&mut self) -> Result<bool, LockError> {
+        if !self.store.lock_file(&self.lockfile_key, &self.info).await? {
+            return Ok(false);
+        }
         self.file = true;
         if self.store.table_exists().await? {
-            if let Err(error) = self.store.lock_item(&self.info).await {
-                self.release().await?;
-                return Err(error);
+            match self.store.lock_item(&self.info, &self.body()?).await {
+                Ok(taken) => self.item = taken,
+                Err(error) => {
+                    self.release().await?;
+                    return Err(error);
+                }
             }
-            self.item = true;
         }
-        Ok(())
+        Ok(true)
+    }
+
+    /// Forgets the item: the lock table is deleted, and the lock with it.
+    pub fn table_deleted(&mut self) {
+        self.item = false;
     }
 
     /// Marks the lock as possibly taken in both places, so that [`release`](Self::release)
@@ -770,7 +771,7 @@ impl HeldLock {
     pub async fn release(&mut self) -> Result<(), LockError> {
         if self.item {
             self.store
-                .unlock_item(&self.info.path, &self.info.id)
+                .delete_item_if(&self.info.path, self.body()?)
                 .await?;
             self.item = false;
         }

@@ -69,8 +69,11 @@ pub trait Resource: Send + Sync {
     fn address(&self) -> &'static str;
     /// The resource's name (or identifier) in AWS.
     fn id(&self) -> String;
-    /// Apply wave: lower waves are created first and destroyed last.
-    fn wave(&self) -> u8;
+    /// The addresses of the resources it needs to exist first: `apply` creates it after them,
+    /// `destroy` deletes it before them.
+    fn depends_on(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// The attributes it must have.
     fn desired(&self) -> Attributes;
     /// Whether `destroy` deletes it after everything else (the lock table: it holds the lock the

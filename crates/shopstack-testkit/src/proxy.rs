@@ -78,6 +78,8 @@ impl Matcher {
 pub struct Hold {
     at: Matcher,
     after: Option<Matcher>,
+    /// How many requests matching `after` must have been forwarded (1 unless told).
+    after_occurrence: usize,
     occurrence: usize,
     everything_after: bool,
 }
@@ -108,11 +110,19 @@ impl Hold {
 
     /// Starts counting only once a request of `operation` on `service` has been forwarded.
     #[must_use]
-    pub fn after(mut self, service: &str, operation: &str) -> Self {
+    pub fn after(self, service: &str, operation: &str) -> Self {
+        self.after_occurrence(service, operation, 1)
+    }
+
+    /// Starts counting only once the `occurrence`-th request of `operation` on `service` has been
+    /// forwarded (1 is the first).
+    #[must_use]
+    pub fn after_occurrence(mut self, service: &str, operation: &str, occurrence: usize) -> Self {
         self.after = Some(Matcher {
             service: Some(service.to_owned()),
             operation: Some(operation.to_owned()),
         });
+        self.after_occurrence = occurrence;
         self
     }
 
@@ -182,8 +192,8 @@ impl Shared {
 /// Where the current hold stands.
 #[derive(Default)]
 struct Holding {
-    /// A request matching the hold's `after` has been forwarded.
-    after_seen: bool,
+    /// Requests matching the hold's `after` forwarded so far.
+    afters_forwarded: usize,
     /// Requests matching the hold counted so far.
     matched: usize,
     /// The hold has taken its request (and, with `everything_after`, takes every later one).
@@ -200,7 +210,7 @@ impl Holding {
         if self.triggered {
             return hold.everything_after;
         }
-        if !self.after_seen && hold.after.is_some() {
+        if hold.after.is_some() && self.afters_forwarded < hold.after_occurrence.max(1) {
             return false;
         }
         if !hold.at.matches(service, operation) {
@@ -218,7 +228,7 @@ impl Holding {
             .as_ref()
             .is_some_and(|after| after.matches(service, operation))
         {
-            self.after_seen = true;
+            self.afters_forwarded += 1;
         }
     }
 }
@@ -774,25 +784,40 @@ mod tests {
         assert_eq!(response.body, b"3\r\nabc\r\n0\r\n\r\n");
     }
 
-    #[test]
-    fn a_hold_takes_the_chosen_occurrence_once_its_marker_went_by() {
-        let hold = Hold::operation("iam", "CreateRole")
-            .occurrence(2)
-            .after("dynamodb", "PutItem");
+    /// Offers requests to `hold` in turn, forwarding those it does not take: whether it took each.
+    fn taker(hold: Hold) -> impl FnMut(&str, &str) -> bool {
         let mut holding = Holding::default();
-        let mut take = |service: &str, operation: &str| {
+        move |service, operation| {
             let take = holding.takes(&hold, service, operation);
             if !take {
                 holding.forwarded(&hold, service, operation);
             }
             take
-        };
+        }
+    }
+
+    #[test]
+    fn a_hold_takes_the_chosen_occurrence_once_its_marker_went_by() {
+        let hold = Hold::operation("iam", "CreateRole")
+            .occurrence(2)
+            .after("dynamodb", "PutItem");
+        let mut take = taker(hold);
         assert!(!take("iam", "CreateRole"), "before the marker");
         assert!(!take("dynamodb", "PutItem"));
         assert!(!take("iam", "CreateRole"), "the first occurrence");
         assert!(!take("s3", "GET object"));
         assert!(take("iam", "CreateRole"), "the second occurrence");
         assert!(!take("iam", "CreateRole"), "only that one");
+    }
+
+    #[test]
+    fn a_hold_can_wait_for_a_later_occurrence_of_its_marker() {
+        let hold = Hold::next_request().after_occurrence("dynamodb", "PutItem", 2);
+        let mut take = taker(hold);
+        assert!(!take("dynamodb", "PutItem"), "the first marker");
+        assert!(!take("s3", "GET object"), "between the markers");
+        assert!(!take("dynamodb", "PutItem"), "the second marker");
+        assert!(take("s3", "PUT bucket"), "the first request after it");
     }
 
     #[test]

@@ -95,10 +95,6 @@ impl Resource for AppSecret {
         self.name()
     }
 
-    fn wave(&self) -> u8 {
-        0
-    }
-
     fn desired(&self) -> Attributes {
         Attributes::from([
             ("state", ACTIVE.to_owned()),

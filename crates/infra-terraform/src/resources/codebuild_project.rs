@@ -16,6 +16,7 @@ use crate::resource::{
     Attributes, DestroyOptions, Live, Resource, ResourceError, aws, desired_tags, is_managed,
     tags_attribute,
 };
+use crate::resources::iam_role::IamRole;
 use crate::retry;
 
 /// The current standard Linux build image.
@@ -185,12 +186,13 @@ impl Resource for CodeBuildProject {
         "codebuild_project.image_build"
     }
 
-    fn id(&self) -> String {
-        self.name()
+    fn depends_on(&self) -> &'static [&'static str] {
+        // CreateProject refuses a service role that does not exist.
+        &[IamRole::CODEBUILD_ADDRESS]
     }
 
-    fn wave(&self) -> u8 {
-        2
+    fn id(&self) -> String {
+        self.name()
     }
 
     fn desired(&self) -> Attributes {

@@ -97,10 +97,6 @@ impl Resource for EcrRepository {
         self.name()
     }
 
-    fn wave(&self) -> u8 {
-        0
-    }
-
     fn desired(&self) -> Attributes {
         Attributes::from([
             (

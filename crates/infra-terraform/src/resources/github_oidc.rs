@@ -25,6 +25,9 @@ pub struct GitHubOidcProvider {
 }
 
 impl GitHubOidcProvider {
+    /// Its address in plans.
+    pub const ADDRESS: &'static str = "iam_openid_connect_provider.github";
+
     /// The provider of `context`'s account.
     pub fn new(context: Arc<Context>) -> Self {
         Self { context }
@@ -67,15 +70,11 @@ impl GitHubOidcProvider {
 #[async_trait]
 impl Resource for GitHubOidcProvider {
     fn address(&self) -> &'static str {
-        "iam_openid_connect_provider.github"
+        Self::ADDRESS
     }
 
     fn id(&self) -> String {
         GITHUB_OIDC_HOST.to_owned()
-    }
-
-    fn wave(&self) -> u8 {
-        0
     }
 
     fn desired(&self) -> Attributes {

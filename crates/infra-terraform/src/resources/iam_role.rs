@@ -20,6 +20,7 @@ use crate::resource::{
     Attributes, DestroyOptions, Live, Resource, ResourceError, aws, desired_tags, is_managed,
     sdk_tags, tags_attribute,
 };
+use crate::resources::github_oidc::GitHubOidcProvider;
 use crate::retry;
 
 /// Which role: they differ in policies and in what audit checks in their trust.
@@ -38,6 +39,9 @@ pub struct IamRole {
 }
 
 impl IamRole {
+    /// The CodeBuild role's address in plans.
+    pub const CODEBUILD_ADDRESS: &'static str = "iam_role.codebuild";
+
     /// The role of `kind` in `context`'s environment.
     pub fn new(context: Arc<Context>, kind: RoleKind) -> Self {
         Self { context, kind }
@@ -186,7 +190,7 @@ fn decode_policy(document: &str) -> String {
 impl Resource for IamRole {
     fn address(&self) -> &'static str {
         match self.kind {
-            RoleKind::CodeBuild => "iam_role.codebuild",
+            RoleKind::CodeBuild => Self::CODEBUILD_ADDRESS,
             RoleKind::GitHubActions => "iam_role.github_actions",
         }
     }
@@ -195,8 +199,12 @@ impl Resource for IamRole {
         self.name()
     }
 
-    fn wave(&self) -> u8 {
-        1
+    fn depends_on(&self) -> &'static [&'static str] {
+        match self.kind {
+            // IAM refuses a trust policy naming an OIDC provider that does not exist.
+            RoleKind::GitHubActions => &[GitHubOidcProvider::ADDRESS],
+            RoleKind::CodeBuild => &[],
+        }
     }
 
     fn desired(&self) -> Attributes {
@@ -267,8 +275,26 @@ impl Resource for IamRole {
         let iam = &self.context.iam;
         let name = self.name();
         // IAM refuses to delete a role that still has policies: remove every one first, the
-        // inline and the attached ones at once, every page of each.
-        let (inline, attached) = futures::try_join!(
+        // inline and the attached ones at once, every page of each. ShopStack's own inline
+        // policy goes while the others are listed.
+        let own = async {
+            let request = iam
+                .delete_role_policy()
+                .role_name(&name)
+                .policy_name(INLINE_POLICY);
+            match retry::eventually(&retry::IAM_CONCURRENT, || request.clone().send()).await {
+                Ok(_) => Ok(()),
+                Err(error)
+                    if shopstack_core::error_chain::aws_error_code(&error)
+                        == Some("NoSuchEntity") =>
+                {
+                    Ok(())
+                }
+                Err(error) => Err(aws("IAM", "DeleteRolePolicy", &name)(error)),
+            }
+        };
+        let ((), inline, attached) = futures::try_join!(
+            own,
             async {
                 iam.list_role_policies()
                     .role_name(&name)
@@ -291,7 +317,8 @@ impl Resource for IamRole {
             },
         )?;
         let name = name.as_str();
-        let deletes = inline.iter().map(|policy| async move {
+        let others = inline.iter().filter(|policy| *policy != INLINE_POLICY);
+        let deletes = others.map(|policy| async move {
             let request = iam.delete_role_policy().role_name(name).policy_name(policy);
             retry::eventually(&retry::IAM_CONCURRENT, || request.clone().send())
                 .await

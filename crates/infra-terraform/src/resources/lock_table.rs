@@ -12,7 +12,6 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, PointInTimeRecoverySpecification,
     ScalarAttributeType, SseSpecification, SseType, TableStatus, Tag,
 };
-use aws_smithy_types::DateTime;
 use futures::future::try_join_all;
 
 use crate::context::Context;
@@ -34,6 +33,9 @@ pub struct LockTable {
 }
 
 impl LockTable {
+    /// Its address in plans.
+    pub const ADDRESS: &'static str = "dynamodb_table.lock";
+
     /// The lock table of `context`'s environment.
     pub fn new(context: Arc<Context>) -> Self {
         Self { context }
@@ -69,10 +71,11 @@ impl LockTable {
         }
     }
 
-    /// Creates the table with every setting, waiting until it is ACTIVE. The creation time AWS
-    /// reported when this call created it; `None` when a concurrent process did (its settings are
-    /// ours too).
-    pub async fn create_reporting(&self) -> Result<Option<DateTime>, ResourceError> {
+    /// Creates the table with its key, billing, encryption and tags in one call, waiting until it
+    /// is ACTIVE (no wait when CreateTable answers ACTIVE). Whether this call created it: `false`
+    /// when a concurrent process did (its settings are ours too). Point-in-time recovery, which
+    /// needs the table ACTIVE, is [`enable_recovery`](Self::enable_recovery).
+    pub async fn create_reporting(&self) -> Result<bool, ResourceError> {
         let table = self.table();
         let definition = AttributeDefinition::builder()
             .attribute_name(LOCK_KEY)
@@ -96,22 +99,32 @@ impl LockTable {
             .set_tags(Some(self.tags()?))
             .send()
             .await;
-        let created_at = match created {
-            Ok(output) => output
-                .table_description()
-                .and_then(|description| description.creation_date_time())
-                .copied(),
+        let (ours, active) = match created {
+            Ok(output) => (
+                true,
+                output
+                    .table_description()
+                    .and_then(|description| description.table_status())
+                    == Some(&TableStatus::Active),
+            ),
             // Another process is creating it: wait for it like for our own.
             Err(SdkError::ServiceError(service))
                 if matches!(service.err(), CreateTableError::ResourceInUseException(_)) =>
             {
-                None
+                (false, false)
             }
             Err(error) => return Err(aws("DynamoDB", "CreateTable", &table)(error)),
         };
-        self.wait_until_active().await?;
-        self.put("point_in_time_recovery").await?;
-        Ok(created_at)
+        if !active {
+            self.wait_until_active().await?;
+        }
+        Ok(ours)
+    }
+
+    /// Turns point-in-time recovery on (retried while AWS answers that backups are being
+    /// enabled on a table just ACTIVE).
+    pub async fn enable_recovery(&self) -> Result<(), ResourceError> {
+        self.put("point_in_time_recovery").await
     }
 
     fn tags(&self) -> Result<Vec<Tag>, ResourceError> {
@@ -181,15 +194,11 @@ impl LockTable {
 #[async_trait]
 impl Resource for LockTable {
     fn address(&self) -> &'static str {
-        "dynamodb_table.lock"
+        Self::ADDRESS
     }
 
     fn id(&self) -> String {
         self.table()
-    }
-
-    fn wave(&self) -> u8 {
-        0
     }
 
     fn destroyed_last(&self) -> bool {
@@ -294,7 +303,8 @@ impl Resource for LockTable {
     }
 
     async fn create(&self) -> Result<(), ResourceError> {
-        self.create_reporting().await.map(drop)
+        self.create_reporting().await?;
+        self.enable_recovery().await
     }
 
     async fn update(&self, attributes: &[&'static str]) -> Result<(), ResourceError> {

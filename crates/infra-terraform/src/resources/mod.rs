@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::context::Context;
 use crate::resource::Resource;
 
-/// Every resource of an environment, in apply order within each wave.
+/// Every resource of an environment, in the order plans show them.
 pub fn all(context: &Arc<Context>) -> Vec<Arc<dyn Resource>> {
     vec![
         Arc::new(state_bucket::StateBucket::new(Arc::clone(context))),

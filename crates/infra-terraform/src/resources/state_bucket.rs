@@ -77,13 +77,18 @@ impl StateBucket {
     /// Whether the bucket holds no object, not even an old version or a delete marker, besides
     /// this tool's own lock file: the lock of the running command when the lock table is gone
     /// (a destroy resumed after the table was deleted), which is not state.
-    async fn is_empty(&self) -> Result<bool, ResourceError> {
-        let bucket = self.bucket();
-        let own_lock = format!(
+    /// The key of the lockfile `apply` and `destroy` take when only the bucket exists.
+    fn own_lockfile(&self) -> String {
+        format!(
             "{}{}",
             self.context.names.infra_lock_path(),
             crate::lock::LOCKFILE_SUFFIX
-        );
+        )
+    }
+
+    async fn is_empty(&self) -> Result<bool, ResourceError> {
+        let bucket = self.bucket();
+        let own_lock = self.own_lockfile();
         let listing = self
             .context
             .s3
@@ -530,10 +535,6 @@ impl Resource for StateBucket {
         self.bucket()
     }
 
-    fn wave(&self) -> u8 {
-        0
-    }
-
     fn settles_after_write(&self) -> bool {
         // S3's configuration reads are eventually consistent with its writes.
         true
@@ -636,12 +637,12 @@ impl Resource for StateBucket {
                 return Err(aws("S3", "CreateBucket", &bucket)(error));
             }
         }
-        // Tags first: until they are set, only emptiness tells this bucket is ours.
-        self.put("tags").await?;
+        // Every setting at once, tags among them: until they are set, emptiness tells this
+        // bucket is ours (`read_tags`), so a run cut short here is finished by the next.
         let settings: Vec<&'static str> = self
             .desired()
             .into_keys()
-            .filter(|attribute| !matches!(*attribute, "object_ownership" | "tags"))
+            .filter(|attribute| *attribute != "object_ownership")
             .collect();
         self.update(&settings).await
     }
@@ -663,9 +664,24 @@ impl Resource for StateBucket {
         Ok(holds_objects.then(|| "kept: it holds state objects; --force-delete-state deletes them (every version) with the bucket".to_owned()))
     }
 
-    async fn delete(&self, _options: &DestroyOptions) -> Result<(), ResourceError> {
+    async fn delete(&self, options: &DestroyOptions) -> Result<(), ResourceError> {
         let bucket = self.bucket();
-        let versions = self.all_versions().await?;
+        // Unless forced, `keep_reason` found it empty but for this run's own lockfile: one
+        // request when that is not there either.
+        if !options.force_delete_state {
+            match self.context.s3.delete_bucket().bucket(&bucket).send().await {
+                Ok(_) => return Ok(()),
+                Err(error) if aws_error_code(&error) == Some("BucketNotEmpty") => {}
+                Err(error) => return Err(aws("S3", "DeleteBucket", &bucket)(error)),
+            }
+        }
+        let own_lock = self.own_lockfile();
+        let versions: Vec<ObjectIdentifier> = self
+            .all_versions()
+            .await?
+            .into_iter()
+            .filter(|version| options.force_delete_state || version.key() == own_lock)
+            .collect();
         for chunk in versions.chunks(1000) {
             let delete = Delete::builder()
                 .set_objects(Some(chunk.to_vec()))

@@ -75,12 +75,12 @@ fn apply_fails_naming_each_call_when_every_request_fails() {
     let message = stderr(&apply);
     assert_eq!(message.lines().count(), 1, "one line: {message}");
     let names = stack.names("local");
-    // apply first finds where the state lock lives: that call gives up first.
+    // apply's first request after the identity is the lock itself: that call gives up first.
     assert_eq!(
         message,
         format!(
-            "error: DynamoDB DescribeTable on {}: InternalFailure: injected\n",
-            names.lock_table()
+            "error: acquire the state lock: DynamoDB PutItem on {}: InternalFailure: injected\n",
+            infra_lock_id(&stack)
         )
     );
     // plan reads everything at once and names every call that failed.
@@ -116,15 +116,16 @@ fn apply_fails_naming_each_call_when_every_request_fails() {
         assert!(message.contains(&expected), "{expected} in {message}");
     }
     // Every call was retried, and nothing was created.
-    let attempts = proxy
-        .requests()
-        .iter()
-        .filter(|request| request.operation == "DescribeTable")
-        .count();
-    assert_eq!(
-        attempts, 12,
-        "6 attempts (the SDK's standard retry) by apply, 6 by plan"
-    );
+    let attempts = |operation: &str| {
+        proxy
+            .requests()
+            .iter()
+            .filter(|request| request.operation == operation)
+            .count()
+    };
+    // 6 attempts each (the SDK's standard retry): apply's lock, plan's read of the table.
+    assert_eq!(attempts("PutItem"), 6, "apply's lock");
+    assert_eq!(attempts("DescribeTable"), 6, "plan's read of the table");
     assert!(
         stack
             .block_on(stack.s3().head_bucket().bucket(names.state_bucket()).send())
@@ -231,10 +232,10 @@ fn when_releasing_the_lock_fails_too_the_message_names_the_lock_left_and_how_to_
     let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
     let stack = Stack::behind(&proxy);
     assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
-    // Hold the first request after the lock is taken (the check for a lockfile of the same path),
-    // then let every request fail from there on.
+    // Hold the plan's read of the lock table (made once the lock is taken, and the check for a
+    // lockfile of the same path beside it, are answered), then let every request fail from there.
     proxy.set_behaviour(Behaviour {
-        hold: Some(Hold::next_request().after("dynamodb", "PutItem")),
+        hold: Some(Hold::operation("dynamodb", "DescribeTable").after("dynamodb", "PutItem")),
         ..Behaviour::default()
     });
     let apply = stack
@@ -252,10 +253,7 @@ fn when_releasing_the_lock_fails_too_the_message_names_the_lock_left_and_how_to_
     proxy.lift_hold(Lift::Drop);
     let apply = apply.wait_with_output().expect("wait for apply");
     let held = held.expect("apply took the lock and went on");
-    assert_eq!(
-        (held.service.as_str(), held.operation.as_str()),
-        ("s3", "GetObject")
-    );
+    assert_eq!(held.operation, "DescribeTable");
     assert_exit(&apply, 1);
     proxy.set_behaviour(Behaviour::default());
 
@@ -267,9 +265,19 @@ fn when_releasing_the_lock_fails_too_the_message_names_the_lock_left_and_how_to_
     let names = stack.names("local");
     // First what failed, then the lock left, with its ID and the command that clears it.
     assert!(
-        message.starts_with(&format!(
-            "error: acquire the state lock: S3 GetObject on {}.tflock: InternalError: injected; then releasing the state lock {lock_id} failed (DynamoDB GetItem on {lock_id}: InternalFailure: injected), so it is left: clear it with `infra-terraform force-unlock {id}`",
-            names.infra_lock_path()
+        message.starts_with("error: read the live resources: "),
+        "{message}"
+    );
+    assert!(
+        message.ends_with(&format!(
+            "; then releasing the state lock {lock_id} failed (DynamoDB DeleteItem on {lock_id}: InternalFailure: injected), so it is left: clear it with `infra-terraform force-unlock {id}`\n"
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!(
+            "DynamoDB DescribeTable on {}: InternalFailure: injected",
+            names.lock_table()
         )),
         "{message}"
     );

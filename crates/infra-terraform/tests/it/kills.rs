@@ -46,7 +46,7 @@ fn reads(request: &Request) -> bool {
 
 /// Each resource exists exactly once, as AWS lists them in the stack's own account, and meets
 /// every control (`audit`).
-fn assert_each_resource_once(stack: &Stack) {
+pub fn assert_each_resource_once(stack: &Stack) {
     let names = stack.names("local");
     stack.block_on(async {
         let buckets = stack.s3().list_buckets().send().await.expect("buckets");
@@ -332,11 +332,11 @@ macro_rules! destroy_kill_points {
 }
 
 destroy_kill_points! {
-    /// The lock is taken, the CodeBuild project (the last wave, destroyed first) not yet deleted.
+    /// The lock is taken, the CodeBuild project (which needs its role) not yet deleted.
     destroy_killed_deleting_the_project_converges: Hold::operation("codebuild", "DeleteProject");
-    /// Mid wave 1: the roles' policies are gone, the roles themselves are not.
+    /// A role's policies are gone, the role itself is not.
     destroy_killed_deleting_a_role_converges: Hold::operation("iam", "DeleteRole");
-    /// Mid wave 0: the state bucket's DeleteBucket held, the rest of the wave under way.
+    /// The state bucket's DeleteBucket held, the other deletions under way.
     destroy_killed_deleting_the_state_bucket_converges: Hold::operation("s3", "DELETE bucket");
     /// Last: everything else deleted, the lock table, which holds the lock, about to be.
     destroy_killed_deleting_the_lock_table_converges: Hold::operation("dynamodb", "DeleteTable");
@@ -358,33 +358,36 @@ macro_rules! kill_points {
 kill_points! {
     /// At the identity check, before anything exists: nothing to unlock.
     killed_before_the_lock_converges: Hold::operation("sts", "GetCallerIdentity"), false;
-    /// The lock table exists (created before the lock), the lock's PutItem never arrived.
-    killed_as_it_takes_the_lock_converges: Hold::operation("dynamodb", "PutItem"), false;
+    /// The lock table exists (created before the lock), the lock's PutItem in it never arrived
+    /// (the first PutItem, before CreateTable, found no table).
+    killed_as_it_takes_the_lock_converges:
+        Hold::operation("dynamodb", "PutItem").after("dynamodb", "CreateTable"), false;
     /// The lock is taken, nothing else is created yet.
     killed_right_after_taking_the_lock_converges:
-        Hold::next_request().after("dynamodb", "PutItem"), true;
-    /// Mid wave 0: the state bucket's CreateBucket held, the rest of the wave under way.
+        Hold::next_request().after_occurrence("dynamodb", "PutItem", 2), true;
+    /// The state bucket's CreateBucket held, the other creations under way.
     killed_creating_the_state_bucket_converges: Hold::operation("s3", "PUT bucket"), true;
-    /// Mid wave 0: the state bucket exists, untagged; nothing reaches S3 from its tagging on.
+    /// The state bucket exists, untagged; nothing reaches S3 from its tagging on.
     killed_before_the_state_bucket_is_tagged_converges:
         Hold::operation("s3", "PUT ?tagging").and_everything_after(), true;
-    /// Mid wave 0: the ECR repository exists without its lifecycle policy.
+    /// The ECR repository exists without its lifecycle policy.
     killed_before_the_repository_lifecycle_policy_converges:
         Hold::operation("ecr", "PutLifecyclePolicy"), true;
-    /// After wave 0: every wave-0 resource done, the first role's CreateRole held.
-    killed_after_the_first_wave_converges: Hold::operation("iam", "CreateRole"), true;
-    /// Mid wave 1: a role exists without its inline policy.
+    /// The first role's CreateRole held, what needs no role under way.
+    killed_creating_a_role_converges: Hold::operation("iam", "CreateRole"), true;
+    /// A role exists without its inline policy.
     killed_before_a_role_policy_converges: Hold::operation("iam", "PutRolePolicy"), true;
-    /// After wave 1: both roles done, the CodeBuild project's CreateProject held.
-    killed_after_the_second_wave_converges: Hold::operation("codebuild", "CreateProject"), true;
-    /// After the last wave: everything created, the lock's release (DeleteItem) held.
+    /// Both roles done, the CodeBuild project's CreateProject held.
+    killed_creating_the_project_converges: Hold::operation("codebuild", "CreateProject"), true;
+    /// Everything created, the lock's release (DeleteItem) held.
     killed_releasing_the_lock_converges: Hold::operation("dynamodb", "DeleteItem"), true;
 }
 
 /// The kill points fall where the tests say: one apply from nothing sends the identity check,
-/// creates the lock table, takes the lock, then the waves in order, then releases the lock.
+/// finds no lock table where the lock goes, creates the table, takes the lock, then creates each
+/// resource after what it needs, then releases the lock.
 #[test]
-fn the_kill_points_are_in_wave_order_in_an_apply() {
+fn the_kill_points_are_in_dependency_order_in_an_apply() {
     let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
     let stack = Stack::behind(&proxy);
     assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
@@ -403,33 +406,51 @@ fn the_kill_points_are_in_wave_order_in_an_apply() {
             .unwrap_or_else(|| panic!("no {service} {operation} in:\n{sequence}"))
     };
     let identity = first("sts", "GetCallerIdentity");
+    let no_table = first("dynamodb", "PutItem");
     let table = first("dynamodb", "CreateTable");
-    let lock = first("dynamodb", "PutItem");
-    let wave_0 = [
+    let lock = last("dynamodb", "PutItem");
+    let creations = [
         first("s3", "PUT bucket"),
-        last("s3", "PUT ?tagging"),
+        first("s3", "PUT ?tagging"),
         first("secretsmanager", "CreateSecret"),
-        last("ecr", "PutLifecyclePolicy"),
+        first("ecr", "CreateRepository"),
         first("iam", "CreateOpenIDConnectProvider"),
-    ];
-    let wave_1 = [
         first("iam", "CreateRole"),
-        last("iam", "CreateRole"),
-        last("iam", "PutRolePolicy"),
+        first("codebuild", "CreateProject"),
     ];
-    let wave_2 = first("codebuild", "CreateProject");
     let release = first("dynamodb", "DeleteItem");
-    assert!(identity < table && table < lock, "{sequence}");
     assert!(
-        wave_0.iter().all(|&at| lock < at && at < wave_1[0]),
+        identity < no_table && no_table < table && table < lock,
         "{sequence}"
     );
-    assert!(first("iam", "PutRolePolicy") > wave_1[0], "{sequence}");
-    assert!(wave_1.iter().all(|&at| at < wave_2), "{sequence}");
-    assert!(wave_2 < release, "{sequence}");
+    assert!(
+        creations.iter().all(|&at| lock < at && at < release),
+        "{sequence}"
+    );
+    // What needs another resource comes after it: the CI role after the OIDC provider its trust
+    // names, a role's policy after a role, the project after a role and its policy.
+    assert!(
+        last("iam", "CreateRole") > first("iam", "CreateOpenIDConnectProvider"),
+        "{sequence}"
+    );
+    assert!(
+        first("iam", "PutRolePolicy") > first("iam", "CreateRole"),
+        "{sequence}"
+    );
+    assert!(
+        first("codebuild", "CreateProject") > first("iam", "PutRolePolicy"),
+        "{sequence}"
+    );
     assert_eq!(release, requests.len() - 1, "{sequence}");
-    // Only the lock is a PutItem; only its release is a DeleteItem.
-    assert_eq!(lock, last("dynamodb", "PutItem"), "{sequence}");
+    // The lock is the only item written after the table exists; only its release is a DeleteItem.
+    assert_eq!(
+        requests
+            .iter()
+            .filter(|request| request.operation == "PutItem")
+            .count(),
+        2,
+        "{sequence}"
+    );
     assert_eq!(release, last("dynamodb", "DeleteItem"), "{sequence}");
 }
 

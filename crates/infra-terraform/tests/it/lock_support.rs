@@ -130,6 +130,17 @@ impl PromptingApply {
         assert!(status.success(), "kill -{signal} {}", self.pid);
     }
 
+    /// Answers its prompt with `line`, then waits for the end (see [`finish`](Self::finish)).
+    pub fn answer(mut self, line: &str) -> Output {
+        use std::io::Write;
+        let stdin = self.script.stdin.as_mut().expect("script's stdin");
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .expect("answer the prompt");
+        stdin.flush().expect("answer the prompt");
+        self.finish()
+    }
+
     /// Waits for the end; its exit code (as `script --return` passes it on) and output.
     pub fn finish(mut self) -> Output {
         drop(self.script.stdin.take());

@@ -7,7 +7,12 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::primitives::ByteStream;
 
-use crate::lock_support::{PromptingApply, drift, infra_lock_id, lock_item, put_foreign_lock};
+use shopstack_testkit::{Behaviour, Hold, Lift, Proxy, emulator_endpoint};
+
+use crate::kills::assert_each_resource_once;
+use crate::lock_support::{
+    PromptingApply, drift, infra_lock_id, lock_item, put_foreign_lock, wait_for,
+};
 use crate::support::{Stack, assert_exit};
 use crate::{stderr, stdout};
 
@@ -330,6 +335,94 @@ fn without_lock_timeout_the_applies_that_lose_the_race_fail_naming_the_holder() 
             "{error}"
         );
     }
+    assert_exit(&stack.run(&["plan", "--detailed-exitcode"]), 0);
+    assert_eq!(listed(&stack), Vec::<serde_json::Value>::new());
+}
+
+/// A first apply (with `flags`) started behind a proxy holding its lock request, the one after
+/// its CreateTable: once that is held.
+fn creator_held(flags: &[&str]) -> (Proxy, Stack, std::process::Child) {
+    let proxy = Proxy::start(
+        &emulator_endpoint(),
+        Behaviour {
+            hold: Some(Hold::operation("dynamodb", "PutItem").after("dynamodb", "CreateTable")),
+            ..Behaviour::default()
+        },
+    )
+    .expect("proxy");
+    let stack = Stack::behind(&proxy);
+    let creator = stack
+        .command(&[&["apply", "--auto-approve"], flags].concat())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start apply");
+    proxy
+        .wait_for_held(Duration::from_secs(60))
+        .expect("the creator's lock request, held");
+    (proxy, stack, creator)
+}
+
+/// The first apply whose lock is held first by a concurrent one (which found the table made and
+/// locked in it) does not carry out the plan it showed: it waits, plans again under the lock, and
+/// finds everything done.
+#[test]
+fn a_first_apply_whose_lock_was_held_first_plans_again() {
+    let (proxy, stack, creator) = creator_held(&["--lock-timeout", "120s"]);
+    // The other apply locks in the table made, and waits at its prompt holding the lock.
+    let other = PromptingApply::start(&stack);
+    proxy.clear();
+    proxy.lift_hold(Lift::Forward);
+    // The creator's lock request meets the lock and reads its holder.
+    wait_for(
+        Duration::from_secs(60),
+        "the creator reading the holder",
+        || {
+            proxy
+                .requests()
+                .iter()
+                .any(|request| request.operation == "GetItem")
+        },
+    );
+    let other = other.answer("yes");
+    assert_eq!(other.status.code(), Some(0), "{}", stdout(&other));
+    let creator = creator.wait_with_output().expect("wait for apply");
+    assert_exit(&creator, 0);
+    let report = stdout(&creator);
+    assert!(
+        report.contains("(a concurrent apply held the lock first: planning again)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("Apply complete! Resources: 0 added, 0 changed, 0 destroyed."),
+        "{report}"
+    );
+    assert!(
+        stdout(&other).contains("Apply complete! Resources: 7 added"),
+        "{}",
+        stdout(&other)
+    );
+    assert_each_resource_once(&stack);
+    assert_exit(&stack.run(&["plan", "--detailed-exitcode"]), 0);
+}
+
+/// Should a concurrent first apply run whole between the table turning ACTIVE and the creator's
+/// first lock request, the creator's plan meets every resource made: nothing is made twice and
+/// nothing is left to change.
+#[test]
+fn a_first_apply_outrun_by_a_whole_concurrent_apply_makes_nothing_twice() {
+    let (proxy, stack, creator) = creator_held(&[]);
+    let other = stack.run(&["apply", "--auto-approve"]);
+    assert_exit(&other, 0);
+    assert!(
+        stdout(&other).contains("s3_bucket.state  "),
+        "{}",
+        stdout(&other)
+    );
+    proxy.lift_hold(Lift::Forward);
+    let creator = creator.wait_with_output().expect("wait for apply");
+    assert_exit(&creator, 0);
+    assert_each_resource_once(&stack);
     assert_exit(&stack.run(&["plan", "--detailed-exitcode"]), 0);
     assert_eq!(listed(&stack), Vec::<serde_json::Value>::new());
 }

@@ -58,3 +58,45 @@ fn a_no_op_plan_reads_each_thing_once_within_budget_and_writes_nothing() {
     // 21 with the state bucket's TLS-only policy, read over TLS.
     assert_eq!(requests.len(), 21, "{seen:#?}");
 }
+
+/// Reads made, by `service operation`, counted.
+fn reads(proxy: &Proxy) -> std::collections::BTreeMap<String, usize> {
+    let reads = ["Get", "Describe", "List", "BatchGet", "GET ", "HEAD "];
+    let mut counted = std::collections::BTreeMap::new();
+    for request in proxy.requests() {
+        if reads
+            .iter()
+            .any(|prefix| request.operation.starts_with(prefix))
+        {
+            *counted
+                .entry(format!("{} {}", request.service, request.operation))
+                .or_default() += 1;
+        }
+    }
+    counted
+}
+
+#[test]
+fn an_apply_from_nothing_reads_each_resource_once() {
+    let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
+    let stack = Stack::behind(&proxy);
+    assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
+    let first = reads(&proxy);
+    proxy.clear();
+    assert_exit(&stack.run(&["plan", "--detailed-exitcode"]), 0);
+    let plan = reads(&proxy);
+    // The apply's plan is the plan it carries out: no resource is read again under the lock. Only
+    // the state bucket, whose settings settle after a write, is read back once written.
+    let again: Vec<String> = first
+        .iter()
+        .filter(|(operation, _)| !operation.starts_with("s3 "))
+        .filter(|(operation, count)| **count > plan.get(*operation).copied().unwrap_or(1))
+        .map(|(operation, count)| format!("{operation} ×{count}"))
+        .collect();
+    assert!(
+        again.is_empty(),
+        "read more than a no-op plan reads: {again:?}\napply: {first:#?}\nplan: {plan:#?}"
+    );
+    assert_eq!(first.get("dynamodb DescribeTable"), Some(&1), "{first:#?}");
+    assert_eq!(first.get("sts GetCallerIdentity"), Some(&1), "{first:#?}");
+}
