@@ -353,7 +353,7 @@ resource "aws_codebuild_project" "image_build" {
   source {
     type      = "GITHUB"
     location  = "https://github.com/acme/infra.git"
-    buildspec = "version: 0.2\nphases:\n  pre_build:\n    commands:\n      - aws ecr get-login-password --region \"$AWS_REGION\" | docker login --username AWS --password-stdin \"$${IMAGE_REPO_URI%%/*}\"\n  build:\n    commands:\n      - docker build --tag \"$IMAGE_REPO_URI:$${IMAGE_TAG:-$CODEBUILD_RESOLVED_SOURCE_VERSION}\" .\n  post_build:\n    commands:\n      - docker push \"$IMAGE_REPO_URI:$${IMAGE_TAG:-$CODEBUILD_RESOLVED_SOURCE_VERSION}\"\n"
+    buildspec = "version: 0.2\nphases:\n  install:\n    commands:\n      - command -v cargo || curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal\n  pre_build:\n    commands:\n      - aws ecr get-login-password --region \"$AWS_REGION\" | docker login --username AWS --password-stdin \"$${IMAGE_REPO_URI%%/*}\"\n  build:\n    commands:\n      - PATH=\"$HOME/.cargo/bin:$PATH\" RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --locked --package shopstack-app --target x86_64-unknown-linux-gnu\n      - docker build --file deploy/app/Dockerfile --tag \"$IMAGE_REPO_URI:$${IMAGE_TAG:-$CODEBUILD_RESOLVED_SOURCE_VERSION}\" .\n  post_build:\n    commands:\n      - docker push \"$IMAGE_REPO_URI:$${IMAGE_TAG:-$CODEBUILD_RESOLVED_SOURCE_VERSION}\"\n"
   }
   tags = local.tags
 }

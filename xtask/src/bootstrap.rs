@@ -61,8 +61,13 @@ struct Step {
     unchanged_when: &'static [&'static str],
 }
 
+/// The lines of `deploy` shown again after the summary: the image it runs, and where the app
+/// and Grafana answer.
+const OUTCOME_PREFIXES: &[&str] = &["app runs ", "app: ", "grafana: "];
+
 const CLUSTER_TOOLS: &[&str] = &["docker", "docker engine", "kind"];
 const APP_TOOLS: &[&str] = &["docker", "docker engine", "kind", "helm"];
+const BUILD_TOOLS: &[&str] = &["docker", "docker engine"];
 
 fn steps(args: &Args) -> Vec<Step> {
     if args.plan_only {
@@ -111,15 +116,40 @@ fn steps(args: &Args) -> Vec<Step> {
             unchanged_when: &[],
         });
     }
-    if !args.skip_apps {
+    if !args.skip_apps && args.environment == "local" {
+        // The local environment needs no manual step: the sample application's configuration is
+        // generated once (another environment's values are put with `secret put`).
         steps.push(Step {
-            name: "pull secret",
-            binary: "apps-sre",
-            args: &["pull-secret"],
-            needs: CLUSTER_TOOLS,
+            name: "secret seed",
+            binary: "infra-terraform",
+            args: &["secret", "seed"],
+            needs: &[],
             changes: true,
-            unchanged_when: &[": fresh, ", ": already attached"],
+            unchanged_when: &["has a value: kept"],
         });
+    }
+    if !args.skip_apps {
+        let local = args.environment == "local";
+        // The local environment's images live in the local registry, which needs no pull secret;
+        // they are built here (another environment's by CodeBuild).
+        steps.push(Step {
+            name: "build",
+            binary: "apps-sre",
+            args: &["build", "--skip-existing"],
+            needs: if local { BUILD_TOOLS } else { &[] },
+            changes: true,
+            unchanged_when: &[": not built again"],
+        });
+        if !local {
+            steps.push(Step {
+                name: "pull secret",
+                binary: "apps-sre",
+                args: &["pull-secret"],
+                needs: CLUSTER_TOOLS,
+                changes: true,
+                unchanged_when: &[": fresh, ", ": already attached"],
+            });
+        }
         steps.push(Step {
             name: "secrets sync",
             binary: "apps-sre",
@@ -224,6 +254,8 @@ pub fn run(sh: &Shell, args: &Args) -> anyhow::Result<ExitCode> {
 
     let bin = binaries(sh)?;
     let mut failure: Option<String> = None;
+    // What the user looks at last: the image deployed and where the app and Grafana answer.
+    let mut outcome: Vec<String> = Vec::new();
     for step in steps(args) {
         if failure.is_some() {
             summary.push((step.name.to_owned(), State::NotRun, Duration::ZERO));
@@ -254,6 +286,16 @@ pub fn run(sh: &Shell, args: &Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("run {}", step.binary))?;
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
+        outcome.extend(
+            stdout
+                .lines()
+                .filter(|line| {
+                    OUTCOME_PREFIXES
+                        .iter()
+                        .any(|prefix| line.starts_with(prefix))
+                })
+                .map(str::to_owned),
+        );
         if args.verbose || args.plan_only || !output.status.success() {
             print!("{stdout}");
             eprint!("{stderr}");
@@ -274,6 +316,9 @@ pub fn run(sh: &Shell, args: &Args) -> anyhow::Result<ExitCode> {
     }
 
     print_summary(environment, &summary, started.elapsed());
+    for line in &outcome {
+        println!("{line}");
+    }
     match failure {
         Some(message) => {
             eprintln!("error: {message}");
@@ -331,18 +376,62 @@ mod tests {
     use super::*;
 
     fn step(name: &str) -> Step {
-        let args = Args {
-            environment: "local".to_owned(),
+        step_in("local", name)
+    }
+
+    fn names_in(environment: &str) -> Vec<&'static str> {
+        steps(&args_in(environment))
+            .iter()
+            .map(|step| step.name)
+            .collect()
+    }
+
+    fn step_in(environment: &str, name: &str) -> Step {
+        steps(&args_in(environment))
+            .into_iter()
+            .find(|step| step.name == name)
+            .unwrap_or_else(|| panic!("no step {name}"))
+    }
+
+    #[test]
+    fn local_seeds_and_builds_into_its_registry_other_environments_pull_with_the_secret() {
+        assert_eq!(
+            names_in("local"),
+            [
+                "infra apply",
+                "backend config",
+                "cluster create",
+                "cluster validate",
+                "secret seed",
+                "build",
+                "secrets sync",
+                "deploy"
+            ]
+        );
+        assert_eq!(
+            names_in("dev"),
+            [
+                "infra apply",
+                "backend config",
+                "cluster create",
+                "cluster validate",
+                "build",
+                "pull secret",
+                "secrets sync",
+                "deploy"
+            ]
+        );
+    }
+
+    fn args_in(environment: &str) -> Args {
+        Args {
+            environment: environment.to_owned(),
             config: PathBuf::from("shopstack.toml"),
             skip_cluster: false,
             skip_apps: false,
             plan_only: false,
             verbose: false,
-        };
-        steps(&args)
-            .into_iter()
-            .find(|step| step.name == name)
-            .unwrap_or_else(|| panic!("no step {name}"))
+        }
     }
 
     #[test]
@@ -358,15 +447,15 @@ mod tests {
             )
         };
         assert!(unchanged(
-            &step("pull secret"),
+            &step_in("dev", "pull secret"),
             &pull("fresh, 0h01m old", "already attached")
         ));
         assert!(!unchanged(
-            &step("pull secret"),
+            &step_in("dev", "pull secret"),
             &pull("fresh, 0h01m old", "attached")
         ));
         assert!(!unchanged(
-            &step("pull secret"),
+            &step_in("dev", "pull secret"),
             &pull("created", "attached")
         ));
         assert!(unchanged(&step("cluster validate"), ""));

@@ -207,6 +207,9 @@ pub fn run(sh: &Shell, args: &Args) -> anyhow::Result<ExitCode> {
         }
     }
 
+    let (status, detail) = local_registry();
+    row("local registry", status, &detail);
+
     let context = probe(&["kubectl", "config", "current-context"]);
     match context {
         Ok(context) => row("kube context", "ok", &context),
@@ -240,6 +243,41 @@ pub fn run(sh: &Shell, args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The local registry of the `local` environment (`cluster-gitops create` runs it, as kind
+/// documents): its container's state, else whether its image is here to start it from.
+fn local_registry() -> (&'static str, String) {
+    const CONTAINER: &str = "kind-registry";
+    const IMAGE: &str = "registry:2";
+    match probe(&[
+        "docker",
+        "inspect",
+        "--format",
+        "{{.State.Running}}",
+        CONTAINER,
+    ]) {
+        Ok(running) if running == "true" => (
+            "ok",
+            format!("{CONTAINER} running on 127.0.0.1:5001 (images: localhost:5001/NAME:TAG)"),
+        ),
+        Ok(_) => (
+            "stopped",
+            format!("{CONTAINER}: cluster-gitops create starts it"),
+        ),
+        Err(_) => match probe(&["docker", "image", "inspect", "--format", "{{.Id}}", IMAGE]) {
+            Ok(_) => (
+                "none",
+                format!("image {IMAGE} is here: cluster-gitops create starts it"),
+            ),
+            Err(_) => (
+                "none",
+                format!(
+                    "image {IMAGE} is not here: cluster-gitops create pulls it (docker pull {IMAGE})"
+                ),
+            ),
+        },
+    }
 }
 
 /// One line of the doctor's table.

@@ -14,6 +14,7 @@ const PACKAGES: &[&str] = &[
     "docker.io",
     "etcd-server",
     "busybox-static",
+    "docker-registry",
     "iproute2",
     "openssl",
     "unzip",

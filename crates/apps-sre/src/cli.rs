@@ -37,23 +37,31 @@ pub(crate) struct KubeArgs {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Build the application image (CodeBuild, or local docker with --local) and push it to ECR.
+    /// Build the application image (CodeBuild, or local docker with --local) and push it to ECR;
+    /// where the cluster announces a local registry, with local docker into that registry.
     Build {
         /// Image tag (default: the git short SHA).
         #[arg(long)]
         tag: Option<String>,
-        /// Build with the local docker engine and push to ECR.
+        /// Build with the local docker engine (the sample application: its static binary, then
+        /// deploy/app/Dockerfile) and push to ECR.
         #[arg(long)]
         local: bool,
         /// Start the CodeBuild build and return without following it.
         #[arg(long, conflicts_with = "local")]
         no_wait: bool,
-        /// Build context of a local build (holding the Dockerfile).
-        #[arg(long, default_value = ".", value_name = "DIR", requires = "local")]
-        context_dir: PathBuf,
+        /// When the tag is already pushed, say so and succeed instead of failing.
+        #[arg(long)]
+        skip_existing: bool,
+        /// Build this context (holding its own Dockerfile) instead of the sample application.
+        #[arg(long, value_name = "DIR", requires = "local")]
+        context_dir: Option<PathBuf>,
         /// Stop following a CodeBuild build after this long (e.g. 30m); it goes on in CodeBuild.
         #[arg(long, default_value = "60m", value_parser = parse_duration, value_name = "DURATION")]
         timeout: Duration,
+        /// The cluster whose local registry (if it announces one) receives the image.
+        #[command(flatten)]
+        kube: KubeArgs,
     },
     /// Create or refresh the ECR image pull secret `ecr-pull` and attach it to the default
     /// ServiceAccount.
@@ -154,13 +162,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             tag,
             local,
             no_wait,
+            skip_existing,
             context_dir,
             timeout,
+            kube,
         } => {
             if local {
-                run_local_build(&invocation, &sh, tag, &context_dir).await
+                run_local_build(
+                    &invocation,
+                    &sh,
+                    tag,
+                    context_dir.as_deref(),
+                    skip_existing,
+                    &kube,
+                )
+                .await
             } else {
-                run_build(&invocation, &sh, tag, no_wait, timeout).await
+                run_build(
+                    &invocation,
+                    &sh,
+                    tag,
+                    no_wait,
+                    skip_existing,
+                    timeout,
+                    &kube,
+                )
+                .await
             }
         }
         Command::PullSecret { namespaces, kube } => {

@@ -8,15 +8,18 @@ use shopstack_core::names::OBSERVABILITY_NAMESPACE;
 use shopstack_core::{AwsSession, Config, Environment, Exit, Names, SecretValue};
 use xshell::Shell;
 
+use crate::app_image;
 use crate::app_secret::{self, AppSecretError, GRAFANA_ADMIN_PASSWORD};
 use crate::argocd::{self, GitSource};
 use crate::build::{self, Backoff, BuildRequest};
 use crate::cli::{DeployTarget, KubeArgs};
+use crate::exposure::{self, KindPorts};
 use crate::grafana::{self, PasswordSource};
 use crate::image::{self, ImageError, ImageRef};
-use crate::secret_apply::Outcome;
+use crate::secret_apply::{self, Outcome};
 use crate::{docker, ecr_login, git, helm, pull_secret, releases, secret_sync, status};
 use cluster_gitops::kubeconfig::{Connection, Target as KubeTarget};
+use cluster_gitops::registry;
 use shopstack_progress::Progress;
 
 /// What every command starts from: the validated configuration and the environment.
@@ -54,6 +57,18 @@ impl Invocation {
         }
     }
 
+    /// The local registry of the Kind cluster of `kube` (when `kind-config.yaml` describes that
+    /// cluster with one), where the environment's images live instead of ECR.
+    fn local_registry(&self, kube: &KubeArgs) -> anyhow::Result<Option<LocalRegistry>> {
+        let target = self.kube_target(kube);
+        Ok(
+            exposure::local_registry(Path::new(""), &target.context)?.map(|host| LocalRegistry {
+                host: host.to_owned(),
+                name: self.local_names().ecr_repository(),
+            }),
+        )
+    }
+
     async fn kube(&self, kube: &KubeArgs) -> anyhow::Result<(KubeTarget, Connection)> {
         let target = self.kube_target(kube);
         let connection = target.connect().await.context("connect to Kubernetes")?;
@@ -76,24 +91,30 @@ fn resolve_tag(sh: &Shell, tag: Option<String>) -> anyhow::Result<(String, Optio
     }
 }
 
-/// The image `tag` of the environment's repository, refusing a tag that is already pushed.
+/// The image `tag` of the environment's repository, refusing a tag that is already pushed;
+/// with `skip_existing`, `None` (said on stdout) for a tag already pushed.
 async fn new_image(
     ecr: &aws_sdk_ecr::Client,
     names: &Names,
     tag: &str,
-) -> anyhow::Result<ImageRef> {
+    skip_existing: bool,
+) -> anyhow::Result<Option<ImageRef>> {
     let repository = names.ecr_repository();
     let image = ImageRef {
         repository_uri: image::repository_uri(ecr, &repository).await?,
         tag: tag.to_owned(),
     };
     if image::tag_exists(ecr, &repository, tag).await? {
+        if skip_existing {
+            println!("image {image} is in ECR: not built again");
+            return Ok(None);
+        }
         return Err(ImageError::TagExists {
             image: image.to_string(),
         }
         .into());
     }
-    Ok(image)
+    Ok(Some(image))
 }
 
 pub(crate) async fn run_build(
@@ -101,12 +122,20 @@ pub(crate) async fn run_build(
     sh: &Shell,
     tag: Option<String>,
     no_wait: bool,
+    skip_existing: bool,
     timeout: Duration,
+    kube: &KubeArgs,
 ) -> anyhow::Result<Exit> {
+    if invocation.local_registry(kube)?.is_some() {
+        // CodeBuild cannot push to a registry on this machine: build here.
+        return run_local_build(invocation, sh, tag, None, skip_existing, kube).await;
+    }
     let (tag, source_version) = resolve_tag(sh, tag)?;
     let (session, names) = invocation.connect().await?;
     let ecr = aws_sdk_ecr::Client::new(session.sdk_config());
-    let image = new_image(&ecr, &names, &tag).await?;
+    let Some(image) = new_image(&ecr, &names, &tag, skip_existing).await? else {
+        return Ok(Exit::Success);
+    };
     let codebuild = aws_sdk_codebuild::Client::new(session.sdk_config());
     let request = BuildRequest {
         project: names.codebuild_project(),
@@ -136,23 +165,94 @@ pub(crate) async fn run_build(
     }
 }
 
+/// A build with the local docker engine: of `context_dir` (its own Dockerfile) when given, else
+/// of the sample application; pushed to the local registry on the `local` environment, else to
+/// ECR.
 pub(crate) async fn run_local_build(
     invocation: &Invocation,
     sh: &Shell,
     tag: Option<String>,
-    context_dir: &Path,
+    context_dir: Option<&Path>,
+    skip_existing: bool,
+    kube: &KubeArgs,
 ) -> anyhow::Result<Exit> {
-    docker::check(context_dir)?;
+    let root = Path::new("");
+    match context_dir {
+        Some(dir) => docker::check(dir)?,
+        None => docker::check_installed()?,
+    }
     let (tag, _) = resolve_tag(sh, tag)?;
+    let build = |image: &ImageRef| -> anyhow::Result<()> {
+        match context_dir {
+            Some(dir) => docker::build(sh, dir, image)?,
+            None => app_image::build(sh, root, &app_image::target_dir(root), image)?,
+        }
+        Ok(())
+    };
+    if let Some(local) = invocation.local_registry(kube)? {
+        let image = local.image(&tag);
+        match local.holds(&tag) {
+            None => {
+                return Err(LocalRegistryError::NotAnswering { host: local.host }.into());
+            }
+            Some(true) if skip_existing => {
+                println!("image {image} is in the local registry: not built again");
+                return Ok(Exit::Success);
+            }
+            Some(true) => {
+                return Err(ImageError::TagExists {
+                    image: image.to_string(),
+                }
+                .into());
+            }
+            Some(false) => {}
+        }
+        build(&image)?;
+        docker::push(sh, &image)?;
+        println!("image {image} built and pushed to the local registry");
+        return Ok(Exit::Success);
+    }
     let (session, names) = invocation.connect().await?;
     let ecr = aws_sdk_ecr::Client::new(session.sdk_config());
-    let image = new_image(&ecr, &names, &tag).await?;
+    let Some(image) = new_image(&ecr, &names, &tag, skip_existing).await? else {
+        return Ok(Exit::Success);
+    };
     let login = ecr_login::fetch(&ecr).await?;
-    docker::build(sh, context_dir, &image)?;
+    build(&image)?;
     docker::login(sh, &login)?;
     docker::push(sh, &image)?;
     println!("image {image} built and pushed");
     Ok(Exit::Success)
+}
+
+/// A local registry a cluster announces, and the environment's image repository in it.
+struct LocalRegistry {
+    /// `localhost:5001`.
+    host: String,
+    /// The repository (named like the environment's ECR repository).
+    name: String,
+}
+
+impl LocalRegistry {
+    fn image(&self, tag: &str) -> ImageRef {
+        ImageRef {
+            repository_uri: format!("{}/{}", self.host, self.name),
+            tag: tag.to_owned(),
+        }
+    }
+
+    fn holds(&self, tag: &str) -> Option<bool> {
+        registry::holds(&self.host, &self.name, tag)
+    }
+}
+
+/// The local registry's errors, as builds and deploys meet them.
+#[derive(Debug, thiserror::Error)]
+enum LocalRegistryError {
+    #[error("the local registry {host} does not answer: `cluster-gitops create` starts it")]
+    NotAnswering { host: String },
+    #[error("image {image} is not in the local registry: build it first (`apps-sre build`)")]
+    ImageMissing { image: String },
 }
 
 pub(crate) async fn run_pull_secret(
@@ -215,11 +315,13 @@ pub(crate) async fn run_secrets_sync(
     Ok(Exit::Success)
 }
 
+/// Syncs `app-config`; its resource version (which changes with its content and shows none of
+/// it), when it has one.
 async fn sync_app_secret(
     connection: &Connection,
     namespace: &str,
     config: &app_secret::AppConfig,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<String>> {
     let outcome = secret_sync::sync(connection, namespace, config)
         .await
         .context("secrets sync")?;
@@ -230,7 +332,10 @@ async fn sync_app_secret(
         config.secret_id,
         if keys == 1 { "" } else { "s" }
     );
-    Ok(())
+    let synced = secret_apply::get(connection, namespace, secret_sync::SECRET_NAME)
+        .await
+        .context("secrets sync")?;
+    Ok(synced.and_then(|secret| secret.metadata.resource_version))
 }
 
 pub(crate) async fn run_deploy(
@@ -246,7 +351,7 @@ pub(crate) async fn run_deploy(
     let with_app = matches!(target, DeployTarget::App | DeployTarget::All);
     let with_observability = matches!(target, DeployTarget::Observability | DeployTarget::All);
     if with_observability {
-        helm::check_files(root, &releases::observability())?;
+        helm::check_files(root, &releases::observability(None))?;
     }
     let tag = if with_app {
         helm::check_chart(root, Path::new(releases::APP_CHART))?;
@@ -254,7 +359,10 @@ pub(crate) async fn run_deploy(
     } else {
         None
     };
+    // Where the image lives is known from the files alone: it is checked before the cluster is.
+    let local = invocation.local_registry(kube)?;
     let (target, connection) = invocation.kube(kube).await?;
+    let kind = KindPorts::for_context(root, &target.context)?;
     let (session, names) = invocation.connect().await?;
     let secrets = aws_sdk_secretsmanager::Client::new(session.sdk_config());
     let app_config = match app_secret::read(&secrets, &names.app_secret()).await {
@@ -262,31 +370,85 @@ pub(crate) async fn run_deploy(
         Err(AppSecretError::NotFound { .. } | AppSecretError::NoValue { .. }) if !with_app => None,
         Err(error) => return Err(error.into()),
     };
+    // The image is checked before anything changes.
+    let image = match &tag {
+        Some(tag) => Some(match &local {
+            Some(local) => {
+                let image = local.image(tag);
+                match local.holds(tag) {
+                    None => {
+                        return Err(LocalRegistryError::NotAnswering {
+                            host: local.host.clone(),
+                        }
+                        .into());
+                    }
+                    Some(false) => {
+                        return Err(LocalRegistryError::ImageMissing {
+                            image: image.to_string(),
+                        }
+                        .into());
+                    }
+                    Some(true) => image,
+                }
+            }
+            None => {
+                let ecr = aws_sdk_ecr::Client::new(session.sdk_config());
+                let repository = names.ecr_repository();
+                let image = ImageRef {
+                    repository_uri: image::repository_uri(&ecr, &repository).await?,
+                    tag: tag.clone(),
+                };
+                if !image::tag_exists(&ecr, &repository, &image.tag).await? {
+                    return Err(ImageError::ImageMissing {
+                        image: image.to_string(),
+                    }
+                    .into());
+                }
+                image
+            }
+        }),
+        None => None,
+    };
     if with_observability {
         let password = app_config
             .as_ref()
             .and_then(|config| config.get(GRAFANA_ADMIN_PASSWORD));
-        deploy_observability(sh, root, &connection, &target, password, timeout).await?;
+        deploy_observability(
+            sh,
+            root,
+            &connection,
+            &target,
+            password,
+            kind.as_ref(),
+            timeout,
+        )
+        .await?;
     }
-    if let (Some(tag), Some(config)) = (tag, &app_config) {
-        let ecr = aws_sdk_ecr::Client::new(session.sdk_config());
-        let repository = names.ecr_repository();
-        let image = ImageRef {
-            repository_uri: image::repository_uri(&ecr, &repository).await?,
-            tag,
-        };
-        if !image::tag_exists(&ecr, &repository, &image.tag).await? {
-            return Err(ImageError::ImageMissing {
-                image: image.to_string(),
-            }
-            .into());
-        }
+    if let (Some(image), Some(config)) = (image, &app_config) {
         let namespace = names.app_namespace();
-        let login = ecr_login::fetch(&ecr).await?;
-        report_pull_secret(&connection, &namespace, &login).await?;
-        sync_app_secret(&connection, &namespace, config).await?;
-        let release = releases::app(&names, &image);
+        // The local registry needs no credentials; ECR's are refreshed for the pull.
+        if local.is_none() {
+            let ecr = aws_sdk_ecr::Client::new(session.sdk_config());
+            let login = ecr_login::fetch(&ecr).await?;
+            report_pull_secret(&connection, &namespace, &login).await?;
+        }
+        let config_version = sync_app_secret(&connection, &namespace, config).await?;
+        let release = releases::app(
+            &names,
+            &image,
+            &releases::AppOptions {
+                kind: kind.as_ref(),
+                pull_secret: local.is_none(),
+                config_version: config_version.as_deref(),
+            },
+        );
         upgrade(sh, root, &release, &target, timeout)?;
+        println!("app runs {image}");
+    }
+    if let Some(kind) = &kind {
+        for exposed in [&kind.app, &kind.grafana] {
+            println!("{}: {}", exposed.what, exposure::reachability(exposed));
+        }
     }
     Ok(Exit::Success)
 }
@@ -297,6 +459,7 @@ async fn deploy_observability(
     connection: &Connection,
     target: &KubeTarget,
     password: Option<&SecretValue>,
+    kind: Option<&KindPorts>,
     timeout: Duration,
 ) -> anyhow::Result<()> {
     let (source, outcome) =
@@ -316,12 +479,7 @@ async fn deploy_observability(
         "secret {OBSERVABILITY_NAMESPACE}/{} {outcome}: {origin}",
         grafana::SECRET_NAME,
     );
-    helm::repo_add(
-        sh,
-        releases::PROMETHEUS_REPO_NAME,
-        releases::PROMETHEUS_REPO_URL,
-    )?;
-    upgrade(sh, root, &releases::observability(), target, timeout)
+    upgrade(sh, root, &releases::observability(kind), target, timeout)
 }
 
 fn upgrade(
@@ -378,7 +536,10 @@ pub(crate) async fn run_render(
         revision: revision.unwrap_or_else(|| invocation.config.github.branch.clone()),
     };
     let rendered = argocd::render(
-        &[releases::observability(), releases::app(&names, &image)],
+        &[
+            releases::observability(None),
+            releases::app(&names, &image, &releases::AppOptions::default()),
+        ],
         &git,
     )?;
     match out {
@@ -424,6 +585,11 @@ pub(crate) async fn run_status(
             .extend(status::pods(&connection, namespace).await?);
     }
     print!("{}", report.table());
+    if let Some(kind) = KindPorts::for_context(Path::new(""), &target.context)? {
+        for exposed in [&kind.app, &kind.grafana] {
+            println!("{}: {}", exposed.what, exposure::reachability(exposed));
+        }
+    }
     if report.passed() {
         println!("every release deployed, every pod ready");
         Ok(Exit::Success)

@@ -42,11 +42,18 @@ pub enum DockerError {
     },
 }
 
+/// Checks that docker is installed.
+pub fn check_installed() -> Result<(), DockerError> {
+    if on_path("docker") {
+        Ok(())
+    } else {
+        Err(DockerError::Missing)
+    }
+}
+
 /// Checks that docker is installed and `context` has a Dockerfile.
 pub fn check(context: &Path) -> Result<(), DockerError> {
-    if !on_path("docker") {
-        return Err(DockerError::Missing);
-    }
+    check_installed()?;
     if !context.join("Dockerfile").is_file() {
         return Err(DockerError::NoDockerfile {
             dir: context.to_path_buf(),

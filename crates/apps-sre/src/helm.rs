@@ -1,4 +1,5 @@
-//! The `helm` command line: repository setup, `upgrade --install --atomic --wait`, release listing.
+//! The `helm` command line: repository setup, vendored chart checks, `upgrade --install --atomic
+//! --wait`, `template`, release listing.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -8,7 +9,7 @@ use serde::Deserialize;
 use thiserror::Error;
 use xshell::{Shell, cmd};
 
-use crate::releases::{Chart, Release};
+use crate::releases::{Chart, Release, Vendored};
 use cluster_gitops::kubeconfig::Target as KubeTarget;
 
 /// How to get helm, shown when it is missing.
@@ -27,6 +28,28 @@ pub enum HelmError {
         path: std::path::PathBuf,
         /// `chart` or `values file`.
         what: &'static str,
+    },
+    /// A vendored chart archive is not the one pinned.
+    #[error(
+        "{}: sha256 {actual}, expected {expected}: the vendored chart was changed (repackage it as deploy/observability/README.md says, and pin the new checksum)",
+        path.display()
+    )]
+    ChecksumMismatch {
+        /// The archive.
+        path: std::path::PathBuf,
+        /// Its checksum.
+        actual: String,
+        /// The pinned checksum.
+        expected: String,
+    },
+    /// A vendored chart archive could not be read.
+    #[error("{}: {source}", path.display())]
+    Unreadable {
+        /// The archive.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
     },
     /// helm ran and failed.
     #[error("`{command}` failed: {detail}")]
@@ -88,10 +111,16 @@ pub fn check_chart(root: &Path, path: &Path) -> Result<(), HelmError> {
     }
 }
 
-/// Checks that the chart directory and values files of `release` exist under `root`.
+/// Checks that the chart directory or vendored archive (its checksum too) and the values files
+/// of `release` exist under `root`.
 pub fn check_files(root: &Path, release: &Release) -> Result<(), HelmError> {
-    if let Chart::Local { path } = &release.chart {
-        check_chart(root, path)?;
+    match &release.chart {
+        Chart::Local { path } => check_chart(root, path)?,
+        Chart::Repository {
+            vendored: Some(vendored),
+            ..
+        } => check_archive(root, vendored)?,
+        Chart::Repository { vendored: None, .. } => {}
     }
     for file in &release.values_files {
         if !root.join(file).is_file() {
@@ -102,6 +131,37 @@ pub fn check_files(root: &Path, release: &Release) -> Result<(), HelmError> {
         }
     }
     Ok(())
+}
+
+/// Checks that the vendored archive is there and has its pinned SHA-256.
+pub fn check_archive(root: &Path, vendored: &Vendored) -> Result<(), HelmError> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(root.join(&vendored.archive)).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            HelmError::FileMissing {
+                path: vendored.archive.clone(),
+                what: "chart archive",
+            }
+        } else {
+            HelmError::Unreadable {
+                path: vendored.archive.clone(),
+                source,
+            }
+        }
+    })?;
+    let actual: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    if actual == vendored.sha256 {
+        Ok(())
+    } else {
+        Err(HelmError::ChecksumMismatch {
+            path: vendored.archive.clone(),
+            actual,
+            expected: vendored.sha256.clone(),
+        })
+    }
 }
 
 /// `helm repo add NAME URL --force-update`: adds the repository or refreshes its index.
@@ -120,13 +180,35 @@ pub fn upgrade_args(
     kube: &KubeTarget,
     timeout: Duration,
 ) -> Vec<OsString> {
-    let mut args: Vec<OsString> = vec![
-        "upgrade".into(),
-        "--install".into(),
-        release.name.clone().into(),
-    ];
+    let mut args: Vec<OsString> = vec!["upgrade".into(), "--install".into()];
+    args.extend(release_args(root, release));
+    args.extend([
+        "--atomic".into(),
+        "--wait".into(),
+        "--timeout".into(),
+        format!("{}s", timeout.as_secs()).into(),
+    ]);
+    args.extend(kube_args(kube));
+    args
+}
+
+/// The arguments of `helm template` rendering `release` as `deploy` installs it (chart paths
+/// relative to `root`).
+pub fn template_args(root: &Path, release: &Release) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec!["template".into()];
+    args.extend(release_args(root, release));
+    args
+}
+
+/// The release name, its chart, namespace, values files and single values.
+fn release_args(root: &Path, release: &Release) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec![release.name.clone().into()];
     match &release.chart {
         Chart::Local { path } => args.push(root.join(path).into_os_string()),
+        Chart::Repository {
+            vendored: Some(vendored),
+            ..
+        } => args.push(root.join(&vendored.archive).into_os_string()),
         Chart::Repository {
             repo_name,
             chart,
@@ -151,13 +233,6 @@ pub fn upgrade_args(
         args.push("--set".into());
         args.push(format!("{key}={value}").into());
     }
-    args.extend([
-        "--atomic".into(),
-        "--wait".into(),
-        "--timeout".into(),
-        format!("{}s", timeout.as_secs()).into(),
-    ]);
-    args.extend(kube_args(kube));
     args
 }
 

@@ -1,5 +1,6 @@
 //! Applications and observability on the ShopStack cluster: images, secrets, Helm releases, Argo CD.
 
+pub mod app_image;
 pub mod app_secret;
 pub mod argocd;
 pub mod build;
@@ -7,6 +8,7 @@ pub mod cli;
 mod commands;
 pub mod docker;
 pub mod ecr_login;
+pub mod exposure;
 pub mod git;
 pub mod grafana;
 pub mod helm;

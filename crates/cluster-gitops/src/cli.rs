@@ -12,9 +12,10 @@ use shopstack_core::error_chain::error_chain;
 use xshell::Shell;
 
 use crate::cluster::{self, ClusterRef, CreateOptions, Outcome};
-use crate::kubeconfig::{self, Target};
+use crate::kind_config::{KindConfig, LoadOptions};
+use crate::kubeconfig::{self, Connection, Target};
 use crate::repeat::{self, RunRecord, Summary};
-use crate::{kind, sync, validate};
+use crate::{kind, registry, sync, validate};
 
 /// Create, validate and repeat-test the ShopStack Kind cluster; apply GitOps manifests.
 #[derive(Debug, Parser)]
@@ -64,8 +65,12 @@ enum Command {
         #[arg(long)]
         recreate: bool,
     },
-    /// Delete the Kind cluster.
-    Delete,
+    /// Delete the Kind cluster, and its local registry container when kind-config.yaml has one.
+    Delete {
+        /// Kind cluster configuration saying whether there is a local registry.
+        #[arg(long, default_value = "kind-config.yaml", value_name = "FILE")]
+        kind_config: PathBuf,
+    },
     /// Show whether the cluster exists, answers and matches kind-config.yaml; exit 1 if not.
     Status {
         /// Kind cluster configuration to compare with.
@@ -132,9 +137,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Create { create, recreate } => {
             run_create(&sh, &cluster, &create_options(&create, recreate)).await
         }
-        Command::Delete => {
-            cluster::delete(&sh, &cluster).context("delete kind cluster")?;
+        Command::Delete { kind_config } => {
+            // A configuration that no longer loads must not keep the cluster from going.
+            let with_registry = KindConfig::load(&kind_config, LoadOptions { allow_public: true })
+                .is_ok_and(|config| registry::wanted(&config));
+            let registry_removed =
+                cluster::delete(&sh, &cluster, with_registry).context("delete kind cluster")?;
             println!("kind cluster \"{}\" deleted", cluster.name);
+            if registry_removed {
+                println!("local registry {} removed", registry::CONTAINER);
+            }
             Ok(Exit::Success)
         }
         Command::Status { kind_config } => run_status(&sh, &cluster, &kind_config).await,
@@ -263,12 +275,71 @@ async fn run_status(sh: &Shell, cluster: &ClusterRef, kind_config: &Path) -> any
             None => "none stored (not created by cluster-gitops)".to_owned(),
         }
     );
+    let registry_ok = if registry::wanted(&spec.config) {
+        let line = registry_status(sh, &connection).await;
+        println!("local registry: {}", line.0);
+        line.1
+    } else {
+        true
+    };
     cluster::warn_loose_kubeconfigs();
-    Ok(if report.passed() {
+    Ok(if report.passed() && registry_ok {
         Exit::Success
     } else {
         Exit::Failure
     })
+}
+
+/// The local registry's state on one line, and whether it is all well: the container runs, it
+/// answers, and the cluster announces it.
+async fn registry_status(sh: &Shell, connection: &Connection) -> (String, bool) {
+    let running = match registry::container_state(sh) {
+        Ok(Some(true)) => true,
+        Ok(Some(false)) => {
+            return (
+                format!(
+                    "container {} stopped: create starts it",
+                    registry::CONTAINER
+                ),
+                false,
+            );
+        }
+        Ok(None) => {
+            return (
+                format!("container {} absent: create starts it", registry::CONTAINER),
+                false,
+            );
+        }
+        Err(error) => return (error_chain(&error), false),
+    };
+    let answers = running && registry::answers();
+    let announced = registry::announced(connection).await;
+    let announcement = match &announced {
+        Ok(true) => format!(
+            "announced in {}/{}",
+            registry::HOSTING_NAMESPACE,
+            registry::HOSTING_NAME
+        ),
+        Ok(false) => format!(
+            "not announced ({}/{} missing or different: create writes it)",
+            registry::HOSTING_NAMESPACE,
+            registry::HOSTING_NAME
+        ),
+        Err(error) => error_chain(error),
+    };
+    (
+        format!(
+            "{} on 127.0.0.1:{} {}; {announcement}",
+            registry::CONTAINER,
+            registry::HOST_PORT,
+            if answers {
+                "answers"
+            } else {
+                "does not answer"
+            },
+        ),
+        answers && matches!(announced, Ok(true)),
+    )
 }
 
 fn run_kubeconfig(sh: &Shell, cluster: &ClusterRef, out: Option<&Path>) -> anyhow::Result<Exit> {
@@ -412,7 +483,8 @@ async fn one_run(sh: &Shell, cluster: &ClusterRef, args: &RepeatArgs, run: u32) 
 
     // Delete whatever happened, so the next run starts from nothing.
     let started = Instant::now();
-    let deleted = cluster::delete(sh, cluster);
+    // The local registry stays for the next run (create starts it when it is missing).
+    let deleted = cluster::delete(sh, cluster, false);
     record.delete_seconds = Some(seconds(started));
     if let Err(delete_error) = deleted {
         error.get_or_insert_with(|| format!("delete: {}", error_chain(&delete_error)));

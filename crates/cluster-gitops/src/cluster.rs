@@ -10,6 +10,7 @@ use xshell::Shell;
 use crate::kind::{self, KindError};
 use crate::kind_config::{KindConfig, KindConfigError, LoadOptions};
 use crate::kubeconfig::{self, Connection, KubeconfigError, Target};
+use crate::registry::{self, RegistryError};
 use crate::spec::{self, SpecError};
 use crate::validate::{self, Report, ValidateError};
 use shopstack_progress::Progress;
@@ -78,6 +79,9 @@ pub enum ClusterError {
         #[source]
         source: KindError,
     },
+    /// The local registry could not be set up.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
     /// The cluster was created but did not become ready in time.
     #[error("cluster \"{name}\" not ready after {}: {problems}{logs}", humantime::format_duration(*wait))]
     NotReady {
@@ -176,6 +180,11 @@ pub async fn create(
 ) -> Result<(Outcome, Report), ClusterError> {
     let spec = load_spec(cluster, &options.kind_config, options.allow_public)?;
     kind::check_tools(sh)?;
+    let with_registry = registry::wanted(&spec.config);
+    if with_registry {
+        // First, so that a registry that cannot run stops create before the cluster exists.
+        start_registry(sh)?;
+    }
     let mut outcome = Outcome::Created;
     if kind::exists(sh, &cluster.name)? {
         let connection = cluster.target().connect().await?;
@@ -187,6 +196,9 @@ pub async fn create(
             );
             harden_default_kubeconfig()?;
             let report = wait_ready(cluster, &connection, options.wait, false, sh).await?;
+            if with_registry {
+                connect_registry(sh, cluster, &connection).await?;
+            }
             return Ok((Outcome::Unchanged, report));
         }
         if !options.recreate {
@@ -252,7 +264,42 @@ pub async fn create(
         server: connection.server.clone(),
         timeout: SPEC_TIMEOUT,
     })??;
+    if with_registry {
+        connect_registry(sh, cluster, &connection).await?;
+    }
     Ok((outcome, report))
+}
+
+/// Starts the local registry container unless it runs, and says so.
+fn start_registry(sh: &Shell) -> Result<(), ClusterError> {
+    let started = registry::ensure_running(sh)?;
+    eprintln!(
+        "local registry {}: {} on 127.0.0.1:{} (images: {}/NAME:TAG)",
+        registry::CONTAINER,
+        started.as_str(),
+        registry::HOST_PORT,
+        registry::HOST
+    );
+    Ok(())
+}
+
+/// Connects the cluster to the local registry: the registry joins the `kind` network, every
+/// node's containerd is told where `localhost:5001` images come from, and the cluster announces
+/// the registry (KEP-1755).
+async fn connect_registry(
+    sh: &Shell,
+    cluster: &ClusterRef,
+    connection: &Connection,
+) -> Result<(), ClusterError> {
+    registry::join_kind_network(sh)?;
+    registry::configure_nodes(sh, &cluster.name)?;
+    registry::announce(connection).await?;
+    eprintln!(
+        "local registry announced in ConfigMap {}/{}",
+        registry::HOSTING_NAMESPACE,
+        registry::HOSTING_NAME
+    );
+    Ok(())
 }
 
 async fn read_stored_hash(
@@ -358,9 +405,13 @@ pub fn export_logs(sh: &Shell, name: &str) -> String {
     }
 }
 
-/// Deletes the cluster (kind succeeds when it does not exist).
-pub fn delete(sh: &Shell, cluster: &ClusterRef) -> Result<(), ClusterError> {
+/// Deletes the cluster (kind succeeds when it does not exist), and the local registry container
+/// with it when `with_registry`; whether a registry was removed.
+pub fn delete(sh: &Shell, cluster: &ClusterRef, with_registry: bool) -> Result<bool, ClusterError> {
     kind::check_tools(sh)?;
     kind::delete(sh, &cluster.name)?;
-    Ok(())
+    if with_registry {
+        return Ok(registry::remove(sh)?);
+    }
+    Ok(false)
 }

@@ -6,6 +6,7 @@ pub mod kind;
 pub mod kind_config;
 pub mod kubeconfig;
 pub mod proxy;
+pub mod registry;
 pub mod repeat;
 pub mod spec;
 pub mod sync;

@@ -13,7 +13,7 @@ use crate::backend_config::LockStorage;
 use crate::commands;
 use crate::context::Context;
 use crate::resource::DestroyOptions;
-use crate::secret_value;
+use crate::secret_value::{self, SEED_ENVIRONMENT};
 
 /// Provision and check the AWS foundation of a ShopStack environment, Terraform-compatible.
 #[derive(Debug, Parser)]
@@ -124,6 +124,10 @@ enum SecretCommand {
         #[arg(long, value_name = "FILE")]
         from_file: PathBuf,
     },
+    /// On the local environment only: give the application secret generated values for the
+    /// sample application's keys when it has no value yet (never printed; a value is never
+    /// replaced).
+    Seed,
 }
 
 /// Runs one command line.
@@ -134,6 +138,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     let secret = match &cli.command {
         Command::Secret(SecretCommand::Put { from_file }) => {
             Some(secret_value::read_value(from_file)?)
+        }
+        Command::Secret(SecretCommand::Seed) if environment.name != SEED_ENVIRONMENT => {
+            bail!(
+                "secret seed gives generated values on the {SEED_ENVIRONMENT} environment only; on {} put the real ones: infra-terraform --env {} secret put --from-file FILE",
+                environment.name,
+                environment.name
+            );
         }
         _ => None,
     };
@@ -182,6 +193,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             Some(value) => commands::secret_put(&context, &value).await,
             None => bail!("no secret value was read"),
         },
+        Command::Secret(SecretCommand::Seed) => commands::secret_seed(&context).await,
         Command::Whoami { .. } => bail!("`infra-terraform whoami` was handled above"),
     }
 }

@@ -484,6 +484,23 @@ pub async fn secret_put(context: &Arc<Context>, value: &SecretValue) -> anyhow::
     Ok(Exit::Success)
 }
 
+/// `secret seed`: generated values for the sample application's keys, when the secret has no
+/// value yet; a value already there is kept.
+pub async fn secret_seed(context: &Arc<Context>) -> anyhow::Result<Exit> {
+    let name = context.names.app_secret();
+    if secret_value::has_value(&context.secrets, &name).await? {
+        println!("secret {name} has a value: kept (seed never replaces one)");
+        return Ok(Exit::Success);
+    }
+    let value = secret_value::sample_value(context.names.environment());
+    secret_value::put(&context.secrets, &name, &value).await?;
+    println!(
+        "secret {name} seeded with generated values for {} (never shown; `infra-terraform secret put` replaces them)",
+        secret_value::SAMPLE_KEYS.join(", ")
+    );
+    Ok(Exit::Success)
+}
+
 /// `locks`: every lock in the lock table and the state bucket, Terraform's included.
 pub async fn locks(context: &Arc<Context>, json: bool) -> anyhow::Result<Exit> {
     let store = LockStore::new(context);

@@ -1,4 +1,5 @@
-//! `secret put`: store a new value of the application secret, read from a file or stdin.
+//! `secret put` and `secret seed`: store a value of the application secret, read from a file or
+//! stdin, or generated for the sample application of the local environment.
 
 use std::io::Read;
 use std::path::Path;
@@ -147,6 +148,51 @@ pub async fn put(
             },
         )?;
     Ok(output.version_id().unwrap_or("unknown").to_owned())
+}
+
+pub use shopstack_core::secret::SAMPLE_APP_KEYS as SAMPLE_KEYS;
+
+/// The environment whose secret `secret seed` may fill: the local one, on the emulator.
+pub const SEED_ENVIRONMENT: &str = shopstack_core::config::DEFAULT_ENVIRONMENT;
+
+/// Generated values for [`SAMPLE_KEYS`]: a random session secret (two v4 UUIDs, 244 random
+/// bits) and a greeting naming the environment.
+pub fn sample_value(environment: &str) -> SecretValue {
+    let session = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let [session_key, greeting_key] = SAMPLE_KEYS;
+    let mut value = serde_json::Map::new();
+    value.insert(session_key.to_owned(), session.into());
+    value.insert(
+        greeting_key.to_owned(),
+        format!("Hello from ShopStack ({environment})").into(),
+    );
+    SecretValue::new(serde_json::Value::Object(value).to_string())
+}
+
+/// Whether the secret has a current value (`false`: created by `apply`, never given one).
+pub async fn has_value(
+    client: &aws_sdk_secretsmanager::Client,
+    name: &str,
+) -> Result<bool, SecretValueError> {
+    match client.get_secret_value().secret_id(name).send().await {
+        Ok(output) => Ok(output.secret_string().is_some() || output.secret_binary().is_some()),
+        Err(SdkError::ServiceError(service)) if service.err().is_resource_not_found_exception() => {
+            // No AWSCURRENT version yet; a secret that does not exist at all is named by `put`.
+            Ok(false)
+        }
+        Err(error) => Err(SecretValueError::Put {
+            name: name.to_owned(),
+            // GetSecretValue's error carries no value.
+            message: format!(
+                "GetSecretValue: {}",
+                shopstack_core::error_chain::aws_error_message(&error)
+            ),
+        }),
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,10 @@ use std::fmt;
 /// What a secret shows instead of its value.
 pub const REDACTED: &str = "<redacted>";
 
+/// The keys of the application secret the sample application needs: the app chart's
+/// `requiredKeys`, and what `infra-terraform secret seed` generates on the local environment.
+pub const SAMPLE_APP_KEYS: [&str; 2] = ["SESSION_SECRET", "GREETING"];
+
 /// A secret value. Its `Debug` and `Display` never show it; read it with [`SecretValue::expose`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretValue(String);

@@ -135,6 +135,10 @@ case "$1 $2" in
     printf 'Deleting cluster "%s" ...\n' "$4" >&2
     [ -d "$CLUSTERS/$4" ] && "$SUPERVISOR" down "--dir=$CLUSTERS/$4"
     : ;;
+  "get nodes")
+    # Its nodes are not containers: their docker engines run on the host's network and reach
+    # the local registry on localhost:5001 themselves, so there is no node to configure.
+    printf 'No kind nodes found for cluster "%s".\n' "$4" >&2 ;;
   "get kubeconfig")
     cat "$CLUSTERS/$4/kubeconfig" ;;
   "export kubeconfig")

@@ -231,28 +231,28 @@ fn cases() -> Vec<Case> {
             .expect("error: create: kind-config.yaml:3:8: unclosed bracket"),
         case("kind config unknown field", CLUSTER, &["create"])
             .file("kind-config.yaml", kind_config().replace("hostPort: 8080", "hostPort: 8080\n        hostPorts: 1"))
-            .expect("error: create: kind-config.yaml:14:9: unknown field `hostPorts`"),
+            .expect("error: create: kind-config.yaml:21:9: unknown field `hostPorts`"),
         case("kind config wrong apiVersion", CLUSTER, &["create"])
             .file("kind-config.yaml", kind_config().replace("kind.x-k8s.io/v1alpha4", "kind.x-k8s.io/v1alpha3"))
             .expect("error: create: kind-config.yaml:4:13: apiVersion: \"kind.x-k8s.io/v1alpha3\" is not supported"),
         case("kind config duplicate host ports", CLUSTER, &["create"])
             .file("kind-config.yaml", kind_config().replace("hostPort: 3000", "hostPort: 8080"))
-            .expect("error: create: kind-config.yaml:18:19: nodes[0].extraPortMappings[1].hostPort: TCP port 8080 is already mapped"),
+            .expect("error: create: kind-config.yaml:25:19: nodes[0].extraPortMappings[1].hostPort: TCP port 8080 is already mapped"),
         case("kind config workers only", CLUSTER, &["create"])
             .file("kind-config.yaml", "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n  - role: worker\n")
             .expect("error: create: kind-config.yaml:4:3: nodes: has no control-plane node"),
         case("kind config public listen address", CLUSTER, &["create"])
             .file("kind-config.yaml", kind_config().replacen("listenAddress: \"127.0.0.1\"", "listenAddress: \"0.0.0.0\"", 1))
-            .expect("error: create: kind-config.yaml:14:24: nodes[0].extraPortMappings[0].listenAddress: \"0.0.0.0\" is not a loopback address"),
+            .expect("error: create: kind-config.yaml:21:24: nodes[0].extraPortMappings[0].listenAddress: \"0.0.0.0\" is not a loopback address"),
         case("kind config public API server", CLUSTER, &["create"])
             .file("kind-config.yaml", kind_config().replace("apiServerAddress: \"127.0.0.1\"", "apiServerAddress: \"0.0.0.0\""))
             .expect("error: create: kind-config.yaml:7:21: networking.apiServerAddress: \"0.0.0.0\" is not a loopback address"),
         case("kind config wrong type", CLUSTER, &["status"])
             .file("kind-config.yaml", kind_config().replace("hostPort: 8080", "hostPort: eighty"))
-            .expect("error: status: kind-config.yaml:13:19:"),
+            .expect("error: status: kind-config.yaml:20:19:"),
         case("kind config public listen address for repeat-test", CLUSTER, &["repeat-test", "--runs", "1"])
             .file("kind-config.yaml", kind_config().replacen("listenAddress: \"127.0.0.1\"", "listenAddress: \"0.0.0.0\"", 1))
-            .expect("error: repeat-test: kind-config.yaml:14:24: nodes[0].extraPortMappings[0].listenAddress"),
+            .expect("error: repeat-test: kind-config.yaml:21:24: nodes[0].extraPortMappings[0].listenAddress"),
         // Durations.
         case("bad --wait duration", CLUSTER, &["create", "--wait", "5x"])
             .expect("error: invalid value '5x' for '--wait <DURATION>'"),

@@ -48,6 +48,7 @@ async fn render_writes_one_application_per_release() {
                         "parameters": [
                             {"name": "image.repository", "value": uri},
                             {"name": "image.tag", "value": "v8"},
+                            {"name": "environment", "value": "local"},
                         ],
                     },
                 },

@@ -3,11 +3,17 @@
 
 use std::path::Path;
 
+use apps_sre::exposure::KindPorts;
+use apps_sre::image::ImageRef;
+use apps_sre::releases::{self, Release};
+use cluster_gitops::kind_config::{KindConfig, LoadOptions};
+use shopstack_core::Names;
+
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use serde_json::Value;
 
-use crate::repository_root;
+use crate::{real_helm, repository_root};
 
 const RENDERED: &str = include_str!("fixtures/shopstack-app.rendered.yaml");
 const IMAGE: &str = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/shop-dev";
@@ -126,11 +132,90 @@ fn chart_and_values_files_parse() {
     assert!(observability["grafana"].get("adminPassword").is_none());
 }
 
+/// `helm template` of `release` as `deploy` installs it, from the repository root.
+fn rendered(helm: &Path, release: &Release) -> String {
+    let output = std::process::Command::new(helm)
+        .current_dir(repository_root())
+        .args(apps_sre::helm::template_args(Path::new(""), release))
+        .output()
+        .expect("run helm");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).expect("UTF-8")
+}
+
 #[test]
-#[ignore = "needs helm"]
-fn helm_template_renders_the_chart_as_recorded() {
+fn on_kind_the_app_service_is_the_node_port_kind_config_maps_to_the_host() {
+    let Some(helm) = real_helm() else {
+        return;
+    };
     let root = repository_root();
-    let output = std::process::Command::new("helm")
+    let names = Names::new("shopstack", "local", "111122223333");
+    let image = ImageRef {
+        repository_uri: IMAGE.to_owned(),
+        tag: "abc1234".to_owned(),
+    };
+    let ports = KindPorts::for_context(&root, &names.kube_context())
+        .expect("the shipped kind-config.yaml")
+        .expect("the shipped cluster's context");
+    // The shipped configuration maps host port 8080 to the app's NodePort, 3000 to Grafana's.
+    let config = KindConfig::load(&root.join("kind-config.yaml"), LoadOptions::default())
+        .expect("the shipped kind-config.yaml");
+    let mapped: Vec<(i32, i32)> = config
+        .nodes
+        .iter()
+        .flat_map(|node| &node.extra_port_mappings)
+        .map(|mapping| (mapping.container_port, mapping.host_port))
+        .collect();
+    assert!(mapped.contains(&(ports.app.node_port, 8080)), "{mapped:?}");
+    assert!(
+        mapped.contains(&(ports.grafana.node_port, 3000)),
+        "{mapped:?}"
+    );
+    assert_eq!(ports.app.url.as_deref(), Some("http://127.0.0.1:8080"));
+    assert_eq!(ports.grafana.url.as_deref(), Some("http://127.0.0.1:3000"));
+
+    let text = rendered(
+        &helm,
+        &releases::app(
+            &names,
+            &image,
+            &releases::AppOptions {
+                kind: Some(&ports),
+                ..releases::AppOptions::default()
+            },
+        ),
+    );
+    let service: Service = typed(&documents(&text), "Service");
+    let spec = service.spec.expect("service spec");
+    assert_eq!(spec.type_.as_deref(), Some("NodePort"));
+    assert_eq!(
+        spec.ports.expect("ports")[0].node_port,
+        Some(ports.app.node_port)
+    );
+
+    // Any other cluster: no kind ports, a ClusterIP Service without a NodePort.
+    assert_eq!(
+        KindPorts::for_context(&root, "arn:aws:eks:eu-west-1:111122223333:cluster/shop")
+            .expect("the shipped kind-config.yaml"),
+        None
+    );
+    let text = rendered(
+        &helm,
+        &releases::app(&names, &image, &releases::AppOptions::default()),
+    );
+    let service: Service = typed(&documents(&text), "Service");
+    let spec = service.spec.expect("service spec");
+    assert_eq!(spec.type_.as_deref(), Some("ClusterIP"));
+    assert_eq!(spec.ports.expect("ports")[0].node_port, None);
+}
+
+#[test]
+fn helm_template_renders_the_chart_as_recorded() {
+    let Some(helm) = real_helm() else {
+        return;
+    };
+    let root = repository_root();
+    let output = std::process::Command::new(helm)
         .current_dir(&root)
         .args([
             "template",
@@ -153,5 +238,89 @@ fn helm_template_renders_the_chart_as_recorded() {
         Path::new(&root)
             .join("deploy/charts/shopstack-app")
             .is_dir()
+    );
+}
+
+#[test]
+fn the_vendored_observability_chart_is_the_pinned_one_and_a_changed_archive_is_refused() {
+    let root = repository_root();
+    let release = releases::observability(None);
+    apps_sre::helm::check_files(&root, &release).expect("the vendored chart, as pinned");
+    // The checksum file beside the archive records what the code pins.
+    let recorded = std::fs::read_to_string(root.join("deploy/observability/CHART.sha256"))
+        .expect("CHART.sha256");
+    let archive = Path::new(releases::KUBE_PROMETHEUS_STACK_ARCHIVE);
+    assert_eq!(
+        recorded.trim_end(),
+        format!(
+            "{}  {}",
+            releases::KUBE_PROMETHEUS_STACK_SHA256,
+            archive.file_name().expect("file name").to_string_lossy()
+        )
+    );
+    // One byte changed: refused, naming the archive and both checksums.
+    let copy = tempfile::tempdir().expect("temp dir");
+    let mut bytes = std::fs::read(root.join(archive)).expect("the archive");
+    bytes[100] ^= 1;
+    std::fs::create_dir_all(copy.path().join(archive.parent().expect("its folder")))
+        .expect("folder");
+    std::fs::write(copy.path().join(archive), bytes).expect("write the copy");
+    let error = apps_sre::helm::check_files(copy.path(), &release)
+        .expect_err("a changed archive")
+        .to_string();
+    assert!(
+        error.starts_with(&format!("{}: sha256 ", archive.display()))
+            && error.contains(&format!(
+                "expected {}",
+                releases::KUBE_PROMETHEUS_STACK_SHA256
+            )),
+        "{error}"
+    );
+}
+
+#[test]
+fn on_kind_grafana_is_the_node_port_kind_config_maps_to_the_host() {
+    let Some(helm) = real_helm() else {
+        return;
+    };
+    let root = repository_root();
+    let ports = KindPorts::for_context(&root, "kind-shopstack")
+        .expect("the shipped kind-config.yaml")
+        .expect("the shipped cluster's context");
+    let grafana = |text: &str| -> Service {
+        let document = documents(text)
+            .into_iter()
+            .find(|document| {
+                document["kind"] == "Service"
+                    && document["metadata"]["name"] == "kube-prometheus-stack-grafana"
+            })
+            .expect("Grafana's Service");
+        serde_json::from_value(document).expect("a Service")
+    };
+    // Rendered offline from the vendored archive, with the values deploy gives it.
+    let service = grafana(&rendered(&helm, &releases::observability(Some(&ports))));
+    let spec = service.spec.expect("spec");
+    assert_eq!(spec.type_.as_deref(), Some("NodePort"));
+    assert_eq!(
+        spec.ports.expect("ports")[0].node_port,
+        Some(ports.grafana.node_port)
+    );
+    let service = grafana(&rendered(&helm, &releases::observability(None)));
+    assert_eq!(
+        service.spec.expect("spec").type_.as_deref(),
+        Some("ClusterIP")
+    );
+}
+
+#[test]
+fn the_charts_required_keys_are_the_ones_seed_generates() {
+    let values: Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(repository_root().join("deploy/charts/shopstack-app/values.yaml"))
+            .expect("values.yaml"),
+    )
+    .expect("values YAML");
+    assert_eq!(
+        values["requiredKeys"],
+        serde_json::json!(shopstack_core::secret::SAMPLE_APP_KEYS)
     );
 }

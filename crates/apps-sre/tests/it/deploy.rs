@@ -20,13 +20,11 @@ const HELM_ATOMIC_FAILURE: &str = r#"case "$1" in
   *) exit 0 ;;
 esac"#;
 
-const OBSERVABILITY_UPGRADE: [&str; 17] = [
+const OBSERVABILITY_UPGRADE: [&str; 15] = [
     "upgrade",
     "--install",
     "kube-prometheus-stack",
-    "prometheus-community/kube-prometheus-stack",
-    "--version",
-    "67.8.0",
+    "deploy/observability/kube-prometheus-stack-67.8.0.tgz",
     "--namespace",
     "observability",
     "--create-namespace",
@@ -48,19 +46,9 @@ fn observability_upgrade(context: &str) -> Vec<String> {
     args
 }
 
-fn repo_add() -> Vec<String> {
-    [
-        "repo",
-        "add",
-        "prometheus-community",
-        "https://prometheus-community.github.io/helm-charts",
-        "--force-update",
-    ]
-    .map(str::to_owned)
-    .to_vec()
-}
-
-fn app_upgrade(workspace: &Workspace, uri: &str, tag: &str) -> Vec<String> {
+/// The upgrade of the app release, `config_version` being the synced `app-config`'s resource
+/// version (as the API server stores it).
+fn app_upgrade(workspace: &Workspace, uri: &str, tag: &str, config_version: &str) -> Vec<String> {
     let project = &workspace.project;
     [
         "upgrade",
@@ -74,6 +62,10 @@ fn app_upgrade(workspace: &Workspace, uri: &str, tag: &str) -> Vec<String> {
         &format!("image.repository={uri}"),
         "--set",
         &format!("image.tag={tag}"),
+        "--set",
+        "environment=local",
+        "--set",
+        &format!("configVersion={config_version}"),
         "--atomic",
         "--wait",
         "--timeout",
@@ -83,6 +75,14 @@ fn app_upgrade(workspace: &Workspace, uri: &str, tag: &str) -> Vec<String> {
     ]
     .map(str::to_owned)
     .to_vec()
+}
+
+/// The resource version of `namespace/app-config` as the API server stores it.
+fn config_version(cluster: &TestCluster, namespace: &str) -> String {
+    cluster.stored(namespace, "secret", "app-config")["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("resourceVersion")
+        .to_owned()
 }
 
 /// Asserts the canary is nowhere: argv, helm's environment, the tool's output.
@@ -104,7 +104,7 @@ fn assert_no_canary(workspace: &Workspace, output: &std::process::Output) {
 
 /// A cluster of the test's own: observability lives in one fixed namespace and Secret per cluster
 /// (`observability/grafana-admin`), whose first write these tests assert, so they cannot share
-/// one. helm stands in: kube-prometheus-stack's chart repository cannot be reached here.
+/// one. helm stands in: kube-prometheus-stack's images cannot be pulled here (its pods never run).
 fn observability_cluster(workspace: &Workspace) -> Option<TestCluster> {
     let cluster = TestCluster::start_or_skip("observability", 0)?;
     workspace.use_real_cluster(&cluster);
@@ -129,7 +129,7 @@ async fn observability_gets_the_grafana_password_through_a_secret_never_argv() {
 
     assert_eq!(
         workspace.tools.calls_of("helm"),
-        [repo_add(), observability_upgrade(&workspace.kube_context())]
+        [observability_upgrade(&workspace.kube_context())]
     );
     let namespace = cluster.stored("default", "namespace", "observability");
     assert_eq!(
@@ -185,7 +185,12 @@ async fn app_syncs_its_secrets_then_upgrades_the_chart_with_the_ecr_image() {
 
     assert_eq!(
         workspace.tools.calls_of("helm"),
-        [app_upgrade(&workspace, &uri, "v3")]
+        [app_upgrade(
+            &workspace,
+            &uri,
+            "v3",
+            &config_version(cluster, &namespace)
+        )]
     );
     // Before helm: the pull secret, attached, and the app's Secret, without Grafana's password.
     let pull = cluster.stored(&namespace, "secret", "ecr-pull");
@@ -215,12 +220,7 @@ async fn app_deploys_through_real_helm_its_pods_ready_and_an_unready_image_rolls
     let Some(cluster) = crate::real_cluster() else {
         return;
     };
-    let Ok(helm) = shopstack_testkit::cluster::components::on_path("helm") else {
-        assert!(
-            !shopstack_testkit::cluster::required(),
-            "helm is not on PATH"
-        );
-        eprintln!("skipped: helm is not on PATH (cargo xtask provision)");
+    let Some(helm) = crate::real_helm() else {
         return;
     };
     let mut workspace = Workspace::on_emulator();
@@ -323,9 +323,13 @@ async fn all_deploys_observability_before_the_app() {
     assert_eq!(
         workspace.tools.calls_of("helm"),
         [
-            repo_add(),
             observability_upgrade(&workspace.kube_context()),
-            app_upgrade(&workspace, &uri, "v4"),
+            app_upgrade(
+                &workspace,
+                &uri,
+                "v4",
+                &config_version(&cluster, &workspace.namespace())
+            ),
         ]
     );
     // No password in the application secret: one was generated into grafana-admin.
@@ -419,4 +423,132 @@ async fn outside_the_repository_root_the_missing_chart_is_named_before_any_reque
     );
     assert!(workspace.tools.calls().is_empty());
     assert_eq!(counter.connections(), 0);
+}
+
+/// The sample application's image, built from its static binary and `deploy/app/Dockerfile` by
+/// the real docker engine, pushed to the real local registry; then `deploy app` on the cluster
+/// of `kind-config.yaml`: the kubelet pulls it from the registry, the pods become ready with
+/// `app-config`, the app answers through the API server's service proxy, and a configuration
+/// missing a key rolls the deploy back.
+#[tokio::test]
+async fn the_sample_app_from_the_local_registry_deploys_ready_and_a_missing_key_rolls_back() {
+    use cluster_gitops::registry;
+    let Some(cluster) = crate::real_cluster() else {
+        return;
+    };
+    let Some(helm) = crate::real_helm() else {
+        return;
+    };
+    let sh = xshell::Shell::new().expect("shell");
+    // The registry as `cluster-gitops create` runs it, from the configured image built here.
+    shopstack_testkit::cluster::build_registry_image(registry::IMAGE).expect("registry image");
+    registry::ensure_running(&sh).expect("the local registry");
+
+    let mut workspace = Workspace::on_emulator();
+    workspace.also_on_path(helm.parent().expect("helm's directory"));
+    let project = workspace.project.clone();
+    // The workspace's kind-config.yaml describes the test cluster's context, with the registry.
+    let kind_config = std::fs::read_to_string(crate::repository_root().join("kind-config.yaml"))
+        .expect("kind-config.yaml")
+        .replace("name: shopstack", &format!("name: {project}"));
+    std::fs::write(workspace.path().join("kind-config.yaml"), kind_config).expect("write");
+    workspace
+        .put_app_secret(&format!(
+            r#"{{"SESSION_SECRET":"{CANARY}","GREETING":"hello"}}"#
+        ))
+        .await;
+    workspace.use_real_cluster(cluster);
+    let namespace = workspace.namespace();
+
+    let image = apps_sre::image::ImageRef {
+        repository_uri: format!("localhost:5001/{}", workspace.names().ecr_repository()),
+        tag: "t1".to_owned(),
+    };
+    let root = crate::repository_root();
+    // Cargo builds into a directory of its own: the test's own build may hold the usual one.
+    let target = root.join("target").join("app-image");
+    apps_sre::app_image::build(&sh, &root, &target, &image).expect("the app image");
+    let pushed = std::process::Command::new("docker")
+        .args(["push", &image.to_string()])
+        .output()
+        .expect("docker push");
+    assert!(pushed.status.success(), "{pushed:?}");
+
+    let output = workspace
+        .run(&["deploy", "app", "--tag", "t1", "--timeout", "180s"])
+        .await;
+    assert_exit(&output, 0);
+    assert!(
+        stdout(&output).contains(&format!("app runs {image}\n")),
+        "{}",
+        stdout(&output)
+    );
+    let deployment = cluster.stored(&namespace, "deployment", &project);
+    assert_eq!(
+        deployment["status"]["readyReplicas"], 2,
+        "{}",
+        deployment["status"]
+    );
+    let pod_spec = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod_spec["containers"][0]["image"], image.to_string());
+    assert!(pod_spec["imagePullSecrets"].is_null(), "{pod_spec}");
+    // The kubelet pulled the image from the local registry.
+    let pods: serde_json::Value = serde_json::from_str(
+        &cluster.kubectl_ok(&["-n", &namespace, "get", "pods", "-o", "json"], ""),
+    )
+    .expect("pods JSON");
+    for pod in pods["items"].as_array().expect("items") {
+        let image_id = pod["status"]["containerStatuses"][0]["imageID"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            image_id.contains(&format!("{}@sha256:", image.repository_uri)),
+            "{image_id}"
+        );
+    }
+    // Through the API server's service proxy: ready, with the configuration's key names only.
+    let proxy = |path: &str| {
+        cluster.kubectl_ok(
+            &[
+                "get",
+                "--raw",
+                &format!("/api/v1/namespaces/{namespace}/services/http:{project}:80/proxy{path}"),
+            ],
+            "",
+        )
+    };
+    assert_eq!(proxy("/readyz"), "ready\n");
+    let root_page: serde_json::Value = serde_json::from_str(&proxy("/")).expect("JSON");
+    assert_eq!(root_page["environment"], "local");
+    assert_eq!(
+        root_page["config_keys"],
+        json!(["GREETING", "SESSION_SECRET"])
+    );
+    assert!(!proxy("/").contains(CANARY));
+    assert!(proxy("/metrics").contains("shopstack_app_ready 1"));
+
+    // A configuration without GREETING: the new pods never become ready, helm rolls back.
+    aws_sdk_secretsmanager::Client::new(&workspace.sdk().await)
+        .put_secret_value()
+        .secret_id(workspace.names().app_secret())
+        .secret_string(format!(r#"{{"SESSION_SECRET":"{CANARY}"}}"#))
+        .send()
+        .await
+        .expect("put the value");
+    let output = workspace
+        .run(&["deploy", "app", "--tag", "t1", "--timeout", "30s"])
+        .await;
+    assert_exit(&output, 1);
+    let last = stderr(&output)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        last.contains("has been rolled back due to atomic being set"),
+        "{last}"
+    );
+    assert!(!stdout(&output).contains(CANARY) && !stderr(&output).contains(CANARY));
+    // The pods of the release before still run, ready.
+    assert_eq!(proxy("/readyz"), "ready\n");
 }

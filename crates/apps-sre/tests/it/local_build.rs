@@ -1,5 +1,5 @@
-//! `build --local`: docker build, login with the ECR token on stdin, push; argv recorded by a
-//! stand-in docker that keeps what it read on stdin.
+//! `build --local --context-dir DIR`: docker build, login with the ECR token on stdin, push; argv
+//! recorded by a stand-in docker that keeps what it read on stdin.
 
 use crate::ecr::emulator_login;
 use crate::{Workspace, assert_exit, stderr, stdout};
@@ -34,7 +34,9 @@ async fn local_build_logs_in_with_the_password_on_stdin_only() {
     let (workspace, uri) = workspace_with(DOCKER).await;
     let (registry, password, _) = emulator_login(&workspace).await;
 
-    let output = workspace.run(&["build", "--local", "--tag", "v7"]).await;
+    let output = workspace
+        .run(&["build", "--local", "--tag", "v7", "--context-dir", "."])
+        .await;
     assert_exit(&output, 0);
     let image = format!("{uri}:v7");
     assert_eq!(
@@ -63,7 +65,9 @@ async fn a_refused_login_stops_before_the_push() {
     let (workspace, uri) = workspace_with(DOCKER_LOGIN_REFUSED).await;
     let (registry, password, _) = emulator_login(&workspace).await;
 
-    let output = workspace.run(&["build", "--local", "--tag", "v8"]).await;
+    let output = workspace
+        .run(&["build", "--local", "--tag", "v8", "--context-dir", "."])
+        .await;
     assert_exit(&output, 1);
     assert_eq!(
         stderr(&output),

@@ -312,6 +312,19 @@ impl Workspace {
     }
 }
 
+/// The real helm (`cargo xtask test` puts it on PATH); `None`, with a note, where it is not
+/// provisioned outside CI.
+pub fn real_helm() -> Option<PathBuf> {
+    match shopstack_testkit::cluster::components::on_path("helm") {
+        Ok(helm) => Some(helm),
+        Err(error) => {
+            assert!(!shopstack_testkit::cluster::required(), "{error}");
+            eprintln!("skipped: {error}");
+            None
+        }
+    }
+}
+
 /// The real cluster this test binary shares (one node), or `None` (the test skips) when its
 /// components are not installed outside CI. Tests isolate themselves by namespace: each
 /// workspace's project name is unique.

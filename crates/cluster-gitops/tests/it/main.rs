@@ -8,6 +8,7 @@ mod e2e;
 mod kind_rules;
 mod kubeconfig;
 mod proxy;
+mod registry;
 mod repeat;
 mod sync;
 mod tools;
@@ -25,9 +26,29 @@ pub const PROJECT: &str = "shop";
 /// The kind context of [`PROJECT`].
 pub const CONTEXT: &str = "kind-shop";
 
+/// The shipped kind configuration's local registry patch, with its comment.
+const REGISTRY_PATCH: &str =
+    "# The local registry, as kind documents it: containerd reads a hosts file per registry, and
+# `cluster-gitops create` runs the registry on 127.0.0.1:5001 and points each node's
+# localhost:5001 at it. Drop this patch to go without a local registry.
+containerdConfigPatches:
+  - |-
+    [plugins.\"io.containerd.grpc.v1.cri\".registry]
+      config_path = \"/etc/containerd/certs.d\"
+";
+
 /// The shipped kind configuration, with the cluster renamed to [`PROJECT`].
+pub fn shipped_with_registry() -> String {
+    let text =
+        include_str!("../../../../kind-config.yaml").replace("name: shopstack", "name: shop");
+    assert!(text.contains(REGISTRY_PATCH), "the shipped registry patch");
+    text
+}
+
+/// The shipped kind configuration, with the cluster renamed to [`PROJECT`] and without the local
+/// registry: there is one per machine, on a fixed port, which `registry.rs` tests alone.
 pub fn shipped_kind_config() -> String {
-    include_str!("../../../../kind-config.yaml").replace("name: shopstack", "name: shop")
+    shipped_with_registry().replace(REGISTRY_PATCH, "")
 }
 
 /// A working directory with `shopstack.toml`, `kind-config.yaml`, a kubeconfig location and a

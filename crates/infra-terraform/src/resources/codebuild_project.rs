@@ -27,15 +27,21 @@ const BUILD_TIMEOUT_MINUTES: i32 = 30;
 /// How long a build may wait in the queue: AWS's default, stated for the same reason.
 const QUEUED_TIMEOUT_MINUTES: i32 = 480;
 
-/// Logs in to ECR, builds the image tagged `IMAGE_TAG` (default: the commit) and pushes it.
+/// Logs in to ECR, builds the sample application's image as `apps-sre build --local` does (its
+/// static binary, then `deploy/app/Dockerfile` around it; Rust installed first where the image
+/// has none) tagged `IMAGE_TAG` (default: the commit), and pushes it.
 const BUILDSPEC: &str = r#"version: 0.2
 phases:
+  install:
+    commands:
+      - command -v cargo || curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
   pre_build:
     commands:
       - aws ecr get-login-password --region "$AWS_REGION" | docker login --username AWS --password-stdin "${IMAGE_REPO_URI%%/*}"
   build:
     commands:
-      - docker build --tag "$IMAGE_REPO_URI:${IMAGE_TAG:-$CODEBUILD_RESOLVED_SOURCE_VERSION}" .
+      - PATH="$HOME/.cargo/bin:$PATH" RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --locked --package shopstack-app --target x86_64-unknown-linux-gnu
+      - docker build --file deploy/app/Dockerfile --tag "$IMAGE_REPO_URI:${IMAGE_TAG:-$CODEBUILD_RESOLVED_SOURCE_VERSION}" .
   post_build:
     commands:
       - docker push "$IMAGE_REPO_URI:${IMAGE_TAG:-$CODEBUILD_RESOLVED_SOURCE_VERSION}"
@@ -318,5 +324,38 @@ impl Resource for CodeBuildProject {
             .await
             .map_err(aws("CodeBuild", "DeleteProject", &name))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BUILDSPEC;
+
+    /// The repository root.
+    fn root() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    #[test]
+    fn the_buildspec_builds_the_sample_app_with_the_one_dockerfile() {
+        let dockerfile = "deploy/app/Dockerfile";
+        assert!(root().join(dockerfile).is_file());
+        assert!(
+            BUILDSPEC.contains(&format!("docker build --file {dockerfile} ")),
+            "{BUILDSPEC}"
+        );
+        // The binary it builds is where the Dockerfile takes it from.
+        let text = std::fs::read_to_string(root().join(dockerfile)).expect("the Dockerfile");
+        assert!(
+            text.contains("ARG BINARY=target/x86_64-unknown-linux-gnu/release/shopstack-app"),
+            "{text}"
+        );
+        assert!(
+            BUILDSPEC.contains(
+                "cargo build --release --locked --package shopstack-app --target x86_64-unknown-linux-gnu"
+            ),
+            "{BUILDSPEC}"
+        );
+        assert!(root().join("crates/shopstack-app/Cargo.toml").is_file());
     }
 }

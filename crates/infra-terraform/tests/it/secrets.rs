@@ -115,3 +115,72 @@ fn a_secret_put_before_apply_says_to_apply_first() {
         )
     );
 }
+
+/// The secret's current value, as Secrets Manager holds it.
+fn stored_value(stack: &Stack) -> serde_json::Value {
+    let stored = stack
+        .block_on(
+            stack
+                .secrets()
+                .get_secret_value()
+                .secret_id(stack.names("local").app_secret())
+                .send(),
+        )
+        .expect("stored value");
+    serde_json::from_str(stored.secret_string().expect("a string")).expect("a JSON object")
+}
+
+#[test]
+fn seed_generates_the_sample_apps_keys_once_never_shows_them_and_never_replaces_a_value() {
+    let stack = Stack::new();
+    assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
+    let name = stack.names("local").app_secret();
+
+    let seeded = stack.run(&["secret", "seed"]);
+    assert_exit(&seeded, 0);
+    assert_eq!(
+        stdout(&seeded),
+        format!(
+            "secret {name} seeded with generated values for SESSION_SECRET, GREETING (never shown; `infra-terraform secret put` replaces them)\n"
+        )
+    );
+    let value = stored_value(&stack);
+    let session = value["SESSION_SECRET"].as_str().expect("SESSION_SECRET");
+    assert_eq!(session.len(), 64);
+    assert!(session.chars().all(|c| c.is_ascii_hexdigit()), "{session}");
+    assert_eq!(value["GREETING"], "Hello from ShopStack (local)");
+    assert!(!stdout(&seeded).contains(session) && !stderr(&seeded).contains(session));
+
+    // Seeded again: kept.
+    let again = stack.run(&["secret", "seed"]);
+    assert_exit(&again, 0);
+    assert_eq!(
+        stdout(&again),
+        format!("secret {name} has a value: kept (seed never replaces one)\n")
+    );
+    assert_eq!(stored_value(&stack), value);
+
+    // A value of the user's own is never replaced.
+    let file = stack.project.dir().join("value.json");
+    std::fs::write(&file, format!("{{\"SESSION_SECRET\": \"{CANARY}\"}}")).expect("write value");
+    let file = file.to_str().expect("utf-8 path");
+    assert_exit(&stack.run(&["secret", "put", "--from-file", file]), 0);
+    assert_exit(&stack.run(&["secret", "seed"]), 0);
+    assert_eq!(stored_value(&stack)["SESSION_SECRET"], CANARY);
+}
+
+#[test]
+fn seed_is_refused_outside_the_local_environment_before_any_request() {
+    let counter = ConnectionCounter::start().expect("listener");
+    let stack = Stack::with_environments(&format!(
+        "[environments.dev]\nregion = \"eu-west-1\"\nendpoint_url = \"{}\"\nplain_http = true\n",
+        counter.url()
+    ));
+    let output = stack.run(&["--env", "dev", "secret", "seed"]);
+    assert_exit(&output, 1);
+    assert_eq!(
+        stderr(&output),
+        "error: secret seed gives generated values on the local environment only; on dev put the real ones: infra-terraform --env dev secret put --from-file FILE\n"
+    );
+    assert_eq!(counter.connections(), 0);
+}

@@ -158,3 +158,34 @@ COPY www /www
 USER 65532:65532
 ENTRYPOINT [\"/bin/busybox\", \"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]
 ";
+
+/// The Dockerfile of the local registry's image (see [`super::build_registry_image`]).
+pub const REGISTRY_DOCKERFILE: &str = "FROM scratch
+COPY bin/registry /bin/registry
+COPY lib/x86_64-linux-gnu/libc.so.6 /lib/x86_64-linux-gnu/libc.so.6
+COPY lib64/ld-linux-x86-64.so.2 /lib64/ld-linux-x86-64.so.2
+COPY config.yml /etc/docker/registry/config.yml
+VOLUME [\"/var/lib/registry\"]
+EXPOSE 5000
+ENTRYPOINT [\"/bin/registry\"]
+CMD [\"serve\", \"/etc/docker/registry/config.yml\"]
+";
+
+/// The registry's configuration: no authentication, storage in `/var/lib/registry`, `:5000`
+/// (the Docker distribution project's defaults for its `registry` image).
+pub const REGISTRY_CONFIG: &str = "version: 0.1
+log:
+  fields:
+    service: registry
+storage:
+  cache:
+    blobdescriptor: inmemory
+  filesystem:
+    rootdirectory: /var/lib/registry
+  delete:
+    enabled: true
+http:
+  addr: :5000
+  headers:
+    X-Content-Type-Options: [nosniff]
+";

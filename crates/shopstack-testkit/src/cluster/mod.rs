@@ -404,6 +404,11 @@ pub fn build_app_stand_in(tag: &str, ready: bool) -> Result<(), ClusterError> {
     }
     std::fs::write(dir.join("Dockerfile"), manifests::APP_STAND_IN_DOCKERFILE)
         .map_err(|error| ClusterError::io(dir, error))?;
+    docker_build(&components, dir, tag)
+}
+
+/// `docker build --quiet --tag TAG DIR` with the legacy builder (nothing to pull `FROM scratch`).
+fn docker_build(components: &Components, dir: &Path, tag: &str) -> Result<(), ClusterError> {
     command::run(
         Command::new(&components.docker)
             .args(["build", "--quiet", "--tag", tag])
@@ -413,6 +418,53 @@ pub fn build_app_stand_in(tag: &str, ready: bool) -> Result<(), ClusterError> {
         "",
     )
     .map(drop)
+}
+
+/// The registry program of Debian's `docker-registry` package (the Docker distribution
+/// project's), which the registry image of the local golden path runs.
+pub const REGISTRY_PROGRAM: &str = "/usr/bin/docker-registry";
+
+/// Builds image `tag` (the local registry's configured image, e.g. `registry:2`) with this
+/// machine's docker engine, `FROM scratch`: Debian's registry program, the C library it links,
+/// and a configuration serving `:5000` from `/var/lib/registry`. It stands in for Docker Hub's
+/// `registry` image only because no image can be pulled here; the registry itself is real.
+pub fn build_registry_image(tag: &str) -> Result<(), ClusterError> {
+    let components = Components::locate()?;
+    let context =
+        tempfile::tempdir().map_err(|error| ClusterError::io(Path::new("tempdir"), error))?;
+    let dir = context.path();
+    let copy = |from: &Path, to: &str| -> Result<(), ClusterError> {
+        let target = dir.join(to);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|error| ClusterError::io(parent, error))?;
+        }
+        std::fs::copy(from, &target)
+            .map(drop)
+            .map_err(|error| ClusterError::io(from, error))
+    };
+    let program = Path::new(REGISTRY_PROGRAM);
+    if !program.is_file() {
+        return Err(ClusterError::Missing {
+            component: "the registry program (Debian package docker-registry)".to_owned(),
+            looked: REGISTRY_PROGRAM.to_owned(),
+        });
+    }
+    copy(program, "bin/registry")?;
+    // The program links only the C library: copy it and its loader, following links.
+    for library in [
+        "/lib/x86_64-linux-gnu/libc.so.6",
+        "/lib64/ld-linux-x86-64.so.2",
+    ] {
+        let library = Path::new(library);
+        let resolved =
+            std::fs::canonicalize(library).map_err(|error| ClusterError::io(library, error))?;
+        copy(&resolved, library.to_string_lossy().trim_start_matches('/'))?;
+    }
+    std::fs::write(dir.join("config.yml"), manifests::REGISTRY_CONFIG)
+        .map_err(|error| ClusterError::io(dir, error))?;
+    std::fs::write(dir.join("Dockerfile"), manifests::REGISTRY_DOCKERFILE)
+        .map_err(|error| ClusterError::io(dir, error))?;
+    docker_build(&components, dir, tag)
 }
 
 /// Object `kind/name` in `namespace` as the API server stores it, read with kubectl through
