@@ -61,9 +61,9 @@ struct Step {
     unchanged_when: &'static [&'static str],
 }
 
-/// The lines of `deploy` shown again after the summary: the image it runs, and where the app
-/// and Grafana answer.
-const OUTCOME_PREFIXES: &[&str] = &["app runs ", "app: ", "grafana: "];
+/// The lines of `deploy` shown again after the summary: the image it runs, and where the app,
+/// Grafana and the app's dashboard answer.
+const OUTCOME_PREFIXES: &[&str] = &["app runs ", "app: ", "grafana: ", "dashboard: "];
 
 const CLUSTER_TOOLS: &[&str] = &["docker", "docker engine", "kind"];
 const APP_TOOLS: &[&str] = &["docker", "docker engine", "kind", "helm"];

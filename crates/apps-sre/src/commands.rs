@@ -449,6 +449,9 @@ pub(crate) async fn run_deploy(
         for exposed in [&kind.app, &kind.grafana] {
             println!("{}: {}", exposed.what, exposure::reachability(exposed));
         }
+        if let (Some(grafana), true) = (&kind.grafana.url, with_app) {
+            println!("dashboard: {grafana}/d/{}", releases::APP_DASHBOARD_UID);
+        }
     }
     Ok(Exit::Success)
 }

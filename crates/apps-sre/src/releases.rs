@@ -9,6 +9,8 @@ use shopstack_core::names::OBSERVABILITY_NAMESPACE;
 use crate::exposure::KindPorts;
 use crate::image::ImageRef;
 
+/// The uid of the application's Grafana dashboard (the chart's `dashboards/shopstack-app.json`).
+pub const APP_DASHBOARD_UID: &str = "shopstack-app";
 /// The application chart, relative to the repository root.
 pub const APP_CHART: &str = "deploy/charts/shopstack-app";
 /// Values of the observability stack fitted to a Kind cluster, relative to the repository root.

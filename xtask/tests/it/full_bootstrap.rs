@@ -322,6 +322,7 @@ async fn a_full_local_bootstrap_builds_deploys_and_reaches_the_app_then_converge
     assert!(
         first_text.contains(&format!("app runs {image}\napp: http://127.0.0.1:8080 "))
             && first_text.contains("\ngrafana: http://127.0.0.1:3000 ")
+            && first_text.contains("\ndashboard: http://127.0.0.1:3000/d/shopstack-app\n")
             && first_text.contains("Bootstrap of local complete.\n"),
         "{first_text}"
     );
@@ -419,6 +420,9 @@ async fn a_full_local_bootstrap_builds_deploys_and_reaches_the_app_then_converge
             "pulled from the local registry: {image_id}"
         );
     }
+    // The app's dashboard, where Grafana's sidecar loads it.
+    let dashboard = platform.stored(&namespace, "configmap", &format!("{PROJECT}-dashboard"));
+    assert_eq!(dashboard["metadata"]["labels"]["grafana_dashboard"], "1");
     let service = platform.stored(&namespace, "service", PROJECT);
     assert_eq!(service["spec"]["type"], "NodePort");
     assert_eq!(service["spec"]["ports"][0]["nodePort"], 30080);

@@ -41,7 +41,7 @@ fn check_rendering(text: &str) {
         .iter()
         .map(|document| document["kind"].as_str().unwrap_or_default())
         .collect();
-    assert_eq!(kinds, ["Service", "Deployment"]);
+    assert_eq!(kinds, ["ConfigMap", "Service", "Deployment"]);
 
     let deployment: Deployment = typed(&documents, "Deployment");
     assert_eq!(deployment.metadata.name.as_deref(), Some("shop"));
@@ -324,3 +324,85 @@ fn the_charts_required_keys_are_the_ones_seed_generates() {
         serde_json::json!(shopstack_core::secret::SAMPLE_APP_KEYS)
     );
 }
+
+/// The metric names a PromQL expression reads.
+fn metrics_of(expr: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = expr;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_lowercase()) {
+        rest = &rest[start..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        let word = &rest[..end];
+        if (word.starts_with("shopstack_app_") || word.starts_with("kube_"))
+            && rest[end..].starts_with('{')
+        {
+            names.push(word.to_owned());
+        }
+        rest = &rest[end..];
+    }
+    names
+}
+
+#[test]
+fn the_dashboard_is_a_configmap_grafanas_sidecar_loads_reading_the_apps_metrics() {
+    let documents = documents(RENDERED);
+    let config_map = documents
+        .iter()
+        .find(|document| document["kind"] == "ConfigMap")
+        .expect("the dashboard ConfigMap");
+    assert_eq!(config_map["metadata"]["name"], "shop-dashboard");
+    assert_eq!(config_map["metadata"]["labels"]["grafana_dashboard"], "1");
+    let dashboard: Value = serde_json::from_str(
+        config_map["data"]["shopstack-app.json"]
+            .as_str()
+            .expect("the dashboard JSON"),
+    )
+    .expect("JSON");
+    assert_eq!(dashboard["uid"], releases::APP_DASHBOARD_UID);
+    let titles: Vec<&str> = dashboard["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .filter_map(|panel| panel["title"].as_str())
+        .collect();
+    for wanted in [
+        "Request rate",
+        "Error rate",
+        "Latency percentiles",
+        "Pod restarts",
+    ] {
+        assert!(
+            titles.iter().any(|title| title.starts_with(wanted)),
+            "{wanted} in {titles:?}"
+        );
+    }
+    let mut metrics: Vec<String> = dashboard["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .flat_map(|panel| panel["targets"].as_array().cloned().unwrap_or_default())
+        .flat_map(|target| metrics_of(target["expr"].as_str().unwrap_or_default()))
+        .collect();
+    metrics.sort();
+    metrics.dedup();
+    // What the app exposes (its deploy test reads them from the running pods) and what
+    // kube-state-metrics exposes for restarts.
+    assert_eq!(
+        metrics,
+        APP_DASHBOARD_METRICS
+            .iter()
+            .map(|name| (*name).to_owned())
+            .collect::<Vec<_>>()
+    );
+}
+
+/// Every metric the dashboard reads, sorted.
+pub const APP_DASHBOARD_METRICS: [&str; 5] = [
+    "kube_pod_container_status_restarts_total",
+    "shopstack_app_build_info",
+    "shopstack_app_http_request_duration_seconds_bucket",
+    "shopstack_app_http_requests_total",
+    "shopstack_app_ready",
+];

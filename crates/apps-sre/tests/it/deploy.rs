@@ -525,7 +525,24 @@ async fn the_sample_app_from_the_local_registry_deploys_ready_and_a_missing_key_
         json!(["GREETING", "SESSION_SECRET"])
     );
     assert!(!proxy("/").contains(CANARY));
-    assert!(proxy("/metrics").contains("shopstack_app_ready 1"));
+    let metrics = proxy("/metrics");
+    assert!(metrics.contains("shopstack_app_ready 1"), "{metrics}");
+    // Every metric of the app's dashboard, as the running app exposes it.
+    for name in crate::chart::APP_DASHBOARD_METRICS
+        .iter()
+        .filter(|name| name.starts_with("shopstack_app_"))
+    {
+        assert!(
+            metrics
+                .lines()
+                .any(|line| line.starts_with(&format!("{name}{{"))
+                    || line.starts_with(&format!("{name} "))),
+            "{name} in {metrics}"
+        );
+    }
+    // The dashboard, where Grafana's sidecar finds it.
+    let dashboard = cluster.stored(&namespace, "configmap", &format!("{project}-dashboard"));
+    assert_eq!(dashboard["metadata"]["labels"]["grafana_dashboard"], "1");
 
     // A configuration without GREETING: the new pods never become ready, helm rolls back.
     aws_sdk_secretsmanager::Client::new(&workspace.sdk().await)
