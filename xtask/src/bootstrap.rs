@@ -98,6 +98,18 @@ fn steps(args: &Args) -> Vec<Step> {
             unchanged_when: &["Unchanged:"],
         },
     ];
+    if !args.skip_apps && args.environment != "local" {
+        // The application's configuration is the team's: said before the cluster and the apps
+        // change (the secret itself is made by `infra apply`).
+        steps.push(Step {
+            name: "secret check",
+            binary: "infra-terraform",
+            args: &["secret", "check"],
+            needs: &[],
+            changes: false,
+            unchanged_when: &[],
+        });
+    }
     if !args.skip_cluster {
         steps.push(Step {
             name: "cluster create",
@@ -413,6 +425,7 @@ mod tests {
             [
                 "infra apply",
                 "backend config",
+                "secret check",
                 "cluster create",
                 "cluster validate",
                 "build",

@@ -423,6 +423,9 @@ pub(crate) async fn run_deploy(
             timeout,
         )
         .await?;
+        if !with_app {
+            render_monitor_of_installed_app(sh, root, &names, &target, timeout)?;
+        }
     }
     if let (Some(image), Some(config)) = (image, &app_config) {
         let namespace = names.app_namespace();
@@ -454,6 +457,43 @@ pub(crate) async fn run_deploy(
         }
     }
     Ok(Exit::Success)
+}
+
+/// The app's chart renders its ServiceMonitor only where the API exists: an app installed before
+/// the observability stack is upgraded again, with the values it has, so that it gets one.
+fn render_monitor_of_installed_app(
+    sh: &Shell,
+    root: &Path,
+    names: &Names,
+    target: &KubeTarget,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let namespace = names.app_namespace();
+    let installed = helm::list(sh, &namespace, target)?
+        .iter()
+        .any(|release| release.name == names.project() && release.status == "deployed");
+    if !installed {
+        return Ok(());
+    }
+    let release = releases::Release {
+        name: names.project().to_owned(),
+        namespace: namespace.clone(),
+        chart: releases::Chart::Local {
+            path: std::path::PathBuf::from(releases::APP_CHART),
+        },
+        values_files: Vec::new(),
+        set: Vec::new(),
+    };
+    let progress = Progress::start(&format!(
+        "helm upgrade {} --reuse-values (namespace {namespace})",
+        release.name
+    ));
+    helm::upgrade_reusing_values(sh, root, &release, target, timeout)?;
+    progress.finish(&format!(
+        "release {namespace}/{} upgraded with its values: its ServiceMonitor is rendered now that the API exists",
+        release.name
+    ));
+    Ok(())
 }
 
 async fn deploy_observability(

@@ -192,6 +192,32 @@ pub fn upgrade_args(
     args
 }
 
+/// `helm upgrade NAME CHART --reuse-values --atomic --wait`: `release` rendered again with the
+/// values it was installed with (its own `set` and values files are not given).
+pub fn upgrade_reusing_values(
+    sh: &Shell,
+    root: &Path,
+    release: &Release,
+    kube: &KubeTarget,
+    timeout: Duration,
+) -> Result<String, HelmError> {
+    let mut args: Vec<OsString> = vec!["upgrade".into(), release.name.clone().into()];
+    if let Chart::Local { path } = &release.chart {
+        args.push(root.join(path).into_os_string());
+    }
+    args.extend([
+        "--namespace".into(),
+        release.namespace.clone().into(),
+        "--reuse-values".into(),
+        "--atomic".into(),
+        "--wait".into(),
+        "--timeout".into(),
+        format!("{}s", timeout.as_secs()).into(),
+    ]);
+    args.extend(kube_args(kube));
+    run(sh, &args)
+}
+
 /// The arguments of `helm template` rendering `release` as `deploy` installs it (chart paths
 /// relative to `root`).
 pub fn template_args(root: &Path, release: &Release) -> Vec<OsString> {

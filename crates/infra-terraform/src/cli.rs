@@ -128,6 +128,9 @@ enum SecretCommand {
     /// sample application's keys when it has no value yet (never printed; a value is never
     /// replaced).
     Seed,
+    /// Exit 1, naming the command that gives it one, when the application secret has no value
+    /// yet (`cargo xtask bootstrap` checks it before the cluster and the apps change).
+    Check,
 }
 
 /// Runs one command line.
@@ -194,6 +197,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             None => bail!("no secret value was read"),
         },
         Command::Secret(SecretCommand::Seed) => commands::secret_seed(&context).await,
+        Command::Secret(SecretCommand::Check) => commands::secret_check(&context).await,
         Command::Whoami { .. } => bail!("`infra-terraform whoami` was handled above"),
     }
 }

@@ -501,6 +501,20 @@ pub async fn secret_seed(context: &Arc<Context>) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
+/// `secret check`: whether the application secret has a value; exit 1 naming how to give it one.
+pub async fn secret_check(context: &Arc<Context>) -> anyhow::Result<Exit> {
+    let name = context.names.app_secret();
+    if secret_value::has_value(&context.secrets, &name).await? {
+        println!("secret {name} has a value");
+        return Ok(Exit::Success);
+    }
+    let environment = context.names.environment();
+    eprintln!(
+        "error: secret {name} has no value yet: put the application's configuration (a JSON object) with `infra-terraform --env {environment} secret put --from-file FILE`"
+    );
+    Ok(Exit::Failure)
+}
+
 /// `locks`: every lock in the lock table and the state bucket, Terraform's included.
 pub async fn locks(context: &Arc<Context>, json: bool) -> anyhow::Result<Exit> {
     let store = LockStore::new(context);

@@ -27,19 +27,6 @@ const TAG: &str = "3f2c1ab";
 /// The local registry's container (the shipped `kind-config.yaml` asks for it).
 const REGISTRY_CONTAINER: &str = "kind-registry";
 
-/// helm itself for everything but kube-prometheus-stack, whose images cannot be pulled here (its
-/// pods would never run, and `--wait` never end): its `upgrade` answers as helm does on success.
-/// Its vendored chart is rendered by the real helm in `apps-sre`'s chart tests.
-fn helm_forwarding_to(real: &std::path::Path) -> String {
-    format!(
-        r#"case "$1 $3" in
-  "upgrade kube-prometheus-stack") printf 'Release "%s" has been upgraded. Happy Helming!\nSTATUS: deployed\n' "$3" ;;
-  *) exec '{real}' "$@" ;;
-esac"#,
-        real = real.display()
-    )
-}
-
 /// Removes the local registry container whatever the test's outcome (it is one per machine).
 struct RemoveRegistry(PathBuf);
 
@@ -60,9 +47,9 @@ fn owned(list: &[&str]) -> Vec<String> {
 }
 
 /// A project on the emulator, a home directory holding the kubeconfig, and the tools on PATH:
-/// the real docker, helm (see [`helm_forwarding_to`]), and stand-ins for kind (starting the
-/// testkit's real cluster: kind's node image cannot be pulled here) and git (the project is no
-/// checkout).
+/// the real docker, helm (see `cluster_tools::helm_without_observability`), and stand-ins
+/// for kind (starting the testkit's real cluster: kind's node image cannot be pulled here) and
+/// git (the project is no checkout).
 struct Platform {
     /// First, so that the clusters go before the stand-ins' directory that records them.
     clusters: Option<KindClusters>,
@@ -95,9 +82,7 @@ impl Platform {
         }
     }
 
-    /// Puts the tools on PATH: the real docker, helm (see [`helm_forwarding_to`]), and stand-ins
-    /// for kind (starting the testkit's real cluster: kind's node image cannot be pulled here)
-    /// and git (the project is no checkout). Returns docker.
+    /// Puts the tools on PATH (see [`Platform`]). Returns docker.
     fn install_tools(&mut self) -> PathBuf {
         let supervisor = cluster::supervisor_program().expect("shopstack-test-cluster");
         let docker = components::on_path("docker").expect("docker");
@@ -107,7 +92,7 @@ impl Platform {
             .expect("kind");
         std::os::unix::fs::symlink(&docker, self.tools.bin().join("docker")).expect("link docker");
         self.tools
-            .add("helm", &helm_forwarding_to(&helm))
+            .add("helm", &cluster_tools::helm_without_observability(&helm))
             .expect("helm");
         self.tools
             .add("git", &cluster_tools::git(COMMIT))

@@ -11,8 +11,26 @@ const HELM: &str = r#"set > "$STATE/env-$$"
 case "$1" in
   repo) printf '"%s" has been added to your repositories\n' "$3" ;;
   upgrade) printf 'Release "%s" has been upgraded. Happy Helming!\nSTATUS: deployed\n' "$3" ;;
+  list) printf '[]\n' ;;
   *) printf 'Error: unknown command "%s" for "helm"\n' "$1" >&2; exit 1 ;;
 esac"#;
+
+/// `helm list` of the app's namespace, which `deploy observability` makes to find an app
+/// installed before it.
+fn app_list(workspace: &Workspace) -> Vec<String> {
+    [
+        "list",
+        "--all",
+        "--namespace",
+        &workspace.namespace(),
+        "--output",
+        "json",
+        "--kube-context",
+        &workspace.kube_context(),
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
 
 /// helm's message when an atomic upgrade times out and rolls back.
 const HELM_ATOMIC_FAILURE: &str = r#"case "$1" in
@@ -129,7 +147,10 @@ async fn observability_gets_the_grafana_password_through_a_secret_never_argv() {
 
     assert_eq!(
         workspace.tools.calls_of("helm"),
-        [observability_upgrade(&workspace.kube_context())]
+        [
+            observability_upgrade(&workspace.kube_context()),
+            app_list(&workspace)
+        ]
     );
     let namespace = cluster.stored("default", "namespace", "observability");
     assert_eq!(
@@ -568,4 +589,45 @@ async fn the_sample_app_from_the_local_registry_deploys_ready_and_a_missing_key_
     assert!(!stdout(&output).contains(CANARY) && !stderr(&output).contains(CANARY));
     // The pods of the release before still run, ready.
     assert_eq!(proxy("/readyz"), "ready\n");
+
+    // The observability stack deployed after the app (its CRD stood in, its upgrade answered:
+    // see `helm_without_observability`): the app is upgraded again with its values, and so gets
+    // the ServiceMonitor its chart renders only where the API exists.
+    assert!(
+        !cluster
+            .kubectl(&["-n", &namespace, "get", "servicemonitor", &project])
+            .status
+            .success()
+    );
+    cluster.kubectl_ok(
+        &["apply", "-f", "-"],
+        shopstack_testkit::cluster_tools::SERVICE_MONITOR_CRD,
+    );
+    cluster.kubectl_ok(
+        &[
+            "wait",
+            "--for=condition=Established",
+            "crd/servicemonitors.monitoring.coreos.com",
+            "--timeout=60s",
+        ],
+        "",
+    );
+    workspace
+        .tools
+        .add(
+            "helm",
+            &shopstack_testkit::cluster_tools::helm_without_observability(&helm),
+        )
+        .expect("helm");
+    let output = workspace
+        .run(&["deploy", "observability", "--timeout", "300s"])
+        .await;
+    assert_exit(&output, 0);
+    let monitor = cluster.stored(&namespace, "servicemonitor", &project);
+    assert_eq!(monitor["spec"]["endpoints"][0]["path"], "/metrics");
+    assert!(
+        stderr(&output).contains("upgraded with its values: its ServiceMonitor is rendered"),
+        "{}",
+        stderr(&output)
+    );
 }

@@ -184,3 +184,26 @@ fn seed_is_refused_outside_the_local_environment_before_any_request() {
     );
     assert_eq!(counter.connections(), 0);
 }
+
+#[test]
+fn check_names_the_command_that_gives_the_secret_its_value_until_it_has_one() {
+    let stack = Stack::new();
+    assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
+    let name = stack.names("local").app_secret();
+    let unset = stack.run(&["secret", "check"]);
+    assert_exit(&unset, 1);
+    assert_eq!(
+        stderr(&unset),
+        format!(
+            "error: secret {name} has no value yet: put the application's configuration (a JSON object) with `infra-terraform --env local secret put --from-file FILE`\n"
+        )
+    );
+    let file = stack.project.dir().join("value.json");
+    std::fs::write(&file, format!("{{\"SESSION_SECRET\": \"{CANARY}\"}}")).expect("write value");
+    let file = file.to_str().expect("utf-8 path");
+    assert_exit(&stack.run(&["secret", "put", "--from-file", file]), 0);
+    let set = stack.run(&["secret", "check"]);
+    assert_exit(&set, 0);
+    assert_eq!(stdout(&set), format!("secret {name} has a value\n"));
+    assert!(!stdout(&set).contains(CANARY));
+}
