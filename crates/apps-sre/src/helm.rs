@@ -182,12 +182,18 @@ pub fn upgrade_args(
 ) -> Vec<OsString> {
     let mut args: Vec<OsString> = vec!["upgrade".into(), "--install".into()];
     args.extend(release_args(root, release));
-    args.extend([
+    args.extend(atomic_args(kube, timeout));
+    args
+}
+
+/// `--atomic --wait --timeout Ns` and the cluster's arguments.
+fn atomic_args(kube: &KubeTarget, timeout: Duration) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec![
         "--atomic".into(),
         "--wait".into(),
         "--timeout".into(),
         format!("{}s", timeout.as_secs()).into(),
-    ]);
+    ];
     args.extend(kube_args(kube));
     args
 }
@@ -209,12 +215,8 @@ pub fn upgrade_reusing_values(
         "--namespace".into(),
         release.namespace.clone().into(),
         "--reuse-values".into(),
-        "--atomic".into(),
-        "--wait".into(),
-        "--timeout".into(),
-        format!("{}s", timeout.as_secs()).into(),
     ]);
-    args.extend(kube_args(kube));
+    args.extend(atomic_args(kube, timeout));
     run(sh, &args)
 }
 

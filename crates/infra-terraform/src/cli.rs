@@ -61,6 +61,14 @@ enum Command {
         #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
         lock_timeout: Option<Duration>,
     },
+    /// What CI and the other tools need of the environment, read live (as `terraform output`):
+    /// state bucket, lock table, backend key, ECR repository URI, CodeBuild project, CI and
+    /// CodeBuild role ARNs, secret ARN, region, account; exit 1 when a resource is missing.
+    Outputs {
+        /// Print as JSON (an object of name → value, `null` when missing).
+        #[arg(long)]
+        json: bool,
+    },
     /// List the environment's resources: present, managed, drifted.
     Status {
         /// Print as JSON.
@@ -191,6 +199,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Command::ExportTerraform { out } => commands::export_terraform(&context, &out).await,
         Command::Status { json } => commands::status(&context, json).await,
+        Command::Outputs { json } => commands::outputs(&context, json).await,
         Command::Audit { json } => commands::audit(&context, json).await,
         Command::Secret(SecretCommand::Put { .. }) => match secret {
             Some(value) => commands::secret_put(&context, &value).await,

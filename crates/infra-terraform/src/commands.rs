@@ -501,6 +501,50 @@ pub async fn secret_seed(context: &Arc<Context>) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
+/// `outputs`: every output on a line of its own (or as a JSON object); exit 1 when a resource
+/// is missing.
+pub async fn outputs(context: &Arc<Context>, json: bool) -> anyhow::Result<Exit> {
+    let outputs = crate::outputs::read(context)
+        .await
+        .map_err(|message| anyhow::anyhow!("read the outputs: {message}"))?;
+    if json {
+        let object: serde_json::Map<String, serde_json::Value> = outputs
+            .iter()
+            .map(|output| (output.name.to_owned(), serde_json::json!(output.value)))
+            .collect();
+        print_json(&serde_json::Value::Object(object))?;
+    } else {
+        let width = outputs
+            .iter()
+            .map(|output| output.name.len())
+            .max()
+            .unwrap_or(0);
+        for output in &outputs {
+            println!(
+                "{:<width$}  {}",
+                output.name,
+                output
+                    .value
+                    .as_deref()
+                    .unwrap_or("(missing: `infra-terraform apply` creates it)")
+            );
+        }
+    }
+    let missing: Vec<&str> = outputs
+        .iter()
+        .filter(|output| output.value.is_none())
+        .map(|output| output.name)
+        .collect();
+    if missing.is_empty() {
+        return Ok(Exit::Success);
+    }
+    eprintln!(
+        "error: {} missing: run `infra-terraform apply`",
+        missing.join(", ")
+    );
+    Ok(Exit::Failure)
+}
+
 /// `secret check`: whether the application secret has a value; exit 1 naming how to give it one.
 pub async fn secret_check(context: &Arc<Context>) -> anyhow::Result<Exit> {
     let name = context.names.app_secret();

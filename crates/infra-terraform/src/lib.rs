@@ -8,6 +8,7 @@ pub mod engine;
 pub mod export;
 pub mod hcl;
 pub mod lock;
+pub mod outputs;
 pub mod policies;
 pub mod prompt;
 pub mod resource;

@@ -11,6 +11,7 @@ mod kills;
 mod lock_support;
 mod locking;
 mod oidc;
+mod outputs;
 mod privilege;
 mod real_aws;
 mod requests;
