@@ -630,4 +630,14 @@ async fn the_sample_app_from_the_local_registry_deploys_ready_and_a_missing_key_
         "{}",
         stderr(&output)
     );
+
+    // `status` on the cluster of kind-config.yaml says where the app and Grafana answer, and
+    // whether they do (nothing maps the host ports of these nodes, which are no containers).
+    let status = workspace.run(&["status"]).await;
+    let text = stdout(&status);
+    assert!(
+        text.contains("\napp: http://127.0.0.1:8080 ")
+            && text.contains("\ngrafana: http://127.0.0.1:3000 "),
+        "{text}"
+    );
 }
