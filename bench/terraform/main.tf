@@ -52,6 +52,9 @@ resource "aws_s3_bucket_lifecycle_configuration" "state" {
     expiration {
       expired_object_delete_marker = true
     }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
   }
   rule {
     id     = "expire-noncurrent-lock-versions-1"
@@ -64,6 +67,9 @@ resource "aws_s3_bucket_lifecycle_configuration" "state" {
     }
     expiration {
       expired_object_delete_marker = true
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
   }
 }

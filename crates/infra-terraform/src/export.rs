@@ -385,6 +385,15 @@ async fn state_bucket(context: &Context, blocks: &mut Blocks) -> Result<(), Expo
                             .attribute("noncurrent_days", days.to_string()),
                     );
                 }
+                if let Some(days) = rule
+                    .abort_incomplete_multipart_upload()
+                    .and_then(|abort| abort.days_after_initiation())
+                {
+                    block = block.block(
+                        Block::new("abort_incomplete_multipart_upload", &[])
+                            .attribute("days_after_initiation", days.to_string()),
+                    );
+                }
                 if let Some(expiration) = rule.expiration() {
                     let mut expires = Block::new("expiration", &[]);
                     if let Some(days) = expiration.days() {

@@ -6,12 +6,13 @@ use async_trait::async_trait;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::{
-    BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
-    CreateBucketConfiguration, Delete, ExpirationStatus, LifecycleExpiration, LifecycleRule,
-    LifecycleRuleFilter, NoncurrentVersionExpiration, ObjectIdentifier, ObjectOwnership,
-    OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption,
-    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-    Tag, Tagging, VersioningConfiguration,
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint,
+    BucketVersioningStatus, CreateBucketConfiguration, Delete, ExpirationStatus,
+    LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, NoncurrentVersionExpiration,
+    ObjectIdentifier, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
+    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
+    VersioningConfiguration,
 };
 use futures::future::try_join_all;
 use shopstack_core::error_chain::aws_error_code;
@@ -26,6 +27,8 @@ use crate::retry;
 
 /// Days a replaced or deleted lock file version is kept.
 const NONCURRENT_LOCK_DAYS: i32 = 1;
+/// Days after which an upload left incomplete is aborted (its parts stop being stored).
+const ABORT_UPLOAD_DAYS: i32 = 7;
 /// The four public-access blocks, as the attribute shows them when all are on.
 const ALL_PUBLIC_ACCESS_BLOCKED: &str =
     "BlockPublicAcls, BlockPublicPolicy, IgnorePublicAcls, RestrictPublicBuckets";
@@ -59,7 +62,9 @@ impl StateBucket {
         let mut rules: Vec<String> = prefixes
             .into_iter()
             .map(|prefix| {
-                format!("{prefix}: noncurrent versions expire after {NONCURRENT_LOCK_DAYS} day")
+                format!(
+                    "{prefix}: noncurrent versions expire after {NONCURRENT_LOCK_DAYS} day, incomplete uploads are aborted after {ABORT_UPLOAD_DAYS} days"
+                )
             })
             .collect();
         rules.sort();
@@ -299,6 +304,10 @@ impl StateBucket {
                             .noncurrent_version_expiration()
                             .and_then(NoncurrentVersionExpiration::noncurrent_days)
                             == Some(NONCURRENT_LOCK_DAYS)
+                        && rule
+                            .abort_incomplete_multipart_upload()
+                            .and_then(AbortIncompleteMultipartUpload::days_after_initiation)
+                            == Some(ABORT_UPLOAD_DAYS)
                 });
                 let prefixes = prefixes.filter_map(|rule| {
                     rule.filter()
@@ -450,6 +459,11 @@ impl StateBucket {
                         .expiration(
                             LifecycleExpiration::builder()
                                 .expired_object_delete_marker(true)
+                                .build(),
+                        )
+                        .abort_incomplete_multipart_upload(
+                            AbortIncompleteMultipartUpload::builder()
+                                .days_after_initiation(ABORT_UPLOAD_DAYS)
                                 .build(),
                         )
                         .build()

@@ -107,6 +107,15 @@ fn apply_from_nothing_creates_every_resource_hardened() {
                 )
             })
             .collect();
+        // Uploads left incomplete are aborted after a week (checkov's CKV_AWS_300).
+        for rule in lifecycle.rules() {
+            assert_eq!(
+                rule.abort_incomplete_multipart_upload()
+                    .and_then(|abort| abort.days_after_initiation()),
+                Some(7),
+                "{rule:?}"
+            );
+        }
         prefixes.sort();
         assert_eq!(
             prefixes,
