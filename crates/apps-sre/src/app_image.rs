@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 use xshell::{Shell, cmd};
 
+use crate::docker::{self, DockerError};
 use crate::image::ImageRef;
 
 /// The Dockerfile, relative to the repository root.
@@ -26,7 +27,10 @@ pub enum AppImageError {
         /// The file.
         path: PathBuf,
     },
-    /// A command failed.
+    /// docker failed.
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    /// cargo failed.
     #[error("`{command}` failed: {detail}")]
     Failed {
         /// The command line.
@@ -105,36 +109,12 @@ pub fn build(
             source,
         }
     })?;
-    let tag = image.to_string();
-    let context_dir = context.path();
-    let argument = format!("BINARY={CONTEXT_BINARY}");
-    let docker = format!(
-        "docker build --file {} --build-arg {argument} --tag {tag} CONTEXT",
-        dockerfile.display()
-    );
-    let output = cmd!(
+    docker::build_from(
         sh,
-        "docker build --file {dockerfile} --build-arg {argument} --tag {tag} {context_dir}"
-    )
-    .env("DOCKER_BUILDKIT", "0")
-    .quiet()
-    .ignore_status()
-    .output()
-    .map_err(|source| AppImageError::Io {
-        what: format!("run `{docker}`"),
-        source: std::io::Error::other(source.to_string()),
-    })?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(AppImageError::Failed {
-            command: docker,
-            detail: stderr
-                .lines()
-                .rev()
-                .map(str::trim)
-                .find(|line| !line.is_empty())
-                .map_or_else(|| format!("exited with {}", output.status), str::to_owned),
-        });
-    }
+        Some(&dockerfile),
+        &[format!("BINARY={CONTEXT_BINARY}")],
+        context.path(),
+        image,
+    )?;
     Ok(())
 }

@@ -57,16 +57,20 @@ impl Invocation {
         }
     }
 
-    /// The local registry of the Kind cluster of `kube` (when `kind-config.yaml` describes that
-    /// cluster with one), where the environment's images live instead of ECR.
-    fn local_registry(&self, kube: &KubeArgs) -> anyhow::Result<Option<LocalRegistry>> {
+    /// What `kind-config.yaml` says of the cluster of `kube`, when it describes that cluster.
+    fn kind(&self, kube: &KubeArgs) -> anyhow::Result<Option<KindPorts>> {
         let target = self.kube_target(kube);
-        Ok(
-            exposure::local_registry(Path::new(""), &target.context)?.map(|host| LocalRegistry {
+        Ok(KindPorts::for_context(Path::new(""), &target.context)?)
+    }
+
+    /// The local registry of that Kind cluster, where the environment's images live instead of
+    /// ECR.
+    fn local_registry(&self, kind: Option<&KindPorts>) -> Option<LocalRegistry> {
+        kind.and_then(|kind| kind.local_registry)
+            .map(|host| LocalRegistry {
                 host: host.to_owned(),
                 name: self.local_names().ecr_repository(),
-            }),
-        )
+            })
     }
 
     async fn kube(&self, kube: &KubeArgs) -> anyhow::Result<(KubeTarget, Connection)> {
@@ -126,9 +130,10 @@ pub(crate) async fn run_build(
     timeout: Duration,
     kube: &KubeArgs,
 ) -> anyhow::Result<Exit> {
-    if invocation.local_registry(kube)?.is_some() {
+    let kind = invocation.kind(kube)?;
+    if let Some(local) = invocation.local_registry(kind.as_ref()) {
         // CodeBuild cannot push to a registry on this machine: build here.
-        return run_local_build(invocation, sh, tag, None, skip_existing, kube).await;
+        return local_build(invocation, sh, tag, None, skip_existing, Some(local)).await;
     }
     let (tag, source_version) = resolve_tag(sh, tag)?;
     let (session, names) = invocation.connect().await?;
@@ -176,6 +181,19 @@ pub(crate) async fn run_local_build(
     skip_existing: bool,
     kube: &KubeArgs,
 ) -> anyhow::Result<Exit> {
+    let local = invocation.local_registry(invocation.kind(kube)?.as_ref());
+    local_build(invocation, sh, tag, context_dir, skip_existing, local).await
+}
+
+/// [`run_local_build`], the local registry (if any) known.
+async fn local_build(
+    invocation: &Invocation,
+    sh: &Shell,
+    tag: Option<String>,
+    context_dir: Option<&Path>,
+    skip_existing: bool,
+    local: Option<LocalRegistry>,
+) -> anyhow::Result<Exit> {
     let root = Path::new("");
     match context_dir {
         Some(dir) => docker::check(dir)?,
@@ -189,23 +207,17 @@ pub(crate) async fn run_local_build(
         }
         Ok(())
     };
-    if let Some(local) = invocation.local_registry(kube)? {
+    if let Some(local) = local {
         let image = local.image(&tag);
-        match local.holds(&tag) {
-            None => {
-                return Err(LocalRegistryError::NotAnswering { host: local.host }.into());
-            }
-            Some(true) if skip_existing => {
+        if local.holds(&tag)? {
+            if skip_existing {
                 println!("image {image} is in the local registry: not built again");
                 return Ok(Exit::Success);
             }
-            Some(true) => {
-                return Err(ImageError::TagExists {
-                    image: image.to_string(),
-                }
-                .into());
+            return Err(ImageError::TagExists {
+                image: image.to_string(),
             }
-            Some(false) => {}
+            .into());
         }
         build(&image)?;
         docker::push(sh, &image)?;
@@ -241,8 +253,13 @@ impl LocalRegistry {
         }
     }
 
-    fn holds(&self, tag: &str) -> Option<bool> {
-        registry::holds(&self.host, &self.name, tag)
+    /// Whether it holds image `tag`; an error when it does not answer.
+    fn holds(&self, tag: &str) -> Result<bool, LocalRegistryError> {
+        registry::holds(&self.host, &self.name, tag).ok_or_else(|| {
+            LocalRegistryError::NotAnswering {
+                host: self.host.clone(),
+            }
+        })
     }
 }
 
@@ -360,9 +377,9 @@ pub(crate) async fn run_deploy(
         None
     };
     // Where the image lives is known from the files alone: it is checked before the cluster is.
-    let local = invocation.local_registry(kube)?;
+    let kind = invocation.kind(kube)?;
+    let local = invocation.local_registry(kind.as_ref());
     let (target, connection) = invocation.kube(kube).await?;
-    let kind = KindPorts::for_context(root, &target.context)?;
     let (session, names) = invocation.connect().await?;
     let secrets = aws_sdk_secretsmanager::Client::new(session.sdk_config());
     let app_config = match app_secret::read(&secrets, &names.app_secret()).await {
@@ -375,21 +392,13 @@ pub(crate) async fn run_deploy(
         Some(tag) => Some(match &local {
             Some(local) => {
                 let image = local.image(tag);
-                match local.holds(tag) {
-                    None => {
-                        return Err(LocalRegistryError::NotAnswering {
-                            host: local.host.clone(),
-                        }
-                        .into());
+                if !local.holds(tag)? {
+                    return Err(LocalRegistryError::ImageMissing {
+                        image: image.to_string(),
                     }
-                    Some(false) => {
-                        return Err(LocalRegistryError::ImageMissing {
-                            image: image.to_string(),
-                        }
-                        .into());
-                    }
-                    Some(true) => image,
+                    .into());
                 }
+                image
             }
             None => {
                 let ecr = aws_sdk_ecr::Client::new(session.sdk_config());
@@ -628,7 +637,7 @@ pub(crate) async fn run_status(
             .extend(status::pods(&connection, namespace).await?);
     }
     print!("{}", report.table());
-    if let Some(kind) = KindPorts::for_context(Path::new(""), &target.context)? {
+    if let Some(kind) = invocation.kind(kube)? {
         for exposed in [&kind.app, &kind.grafana] {
             println!("{}: {}", exposed.what, exposure::reachability(exposed));
         }

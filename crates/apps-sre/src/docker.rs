@@ -64,14 +64,41 @@ pub fn check(context: &Path) -> Result<(), DockerError> {
 
 /// `docker build --tag IMAGE CONTEXT`, its output shown as it comes.
 pub fn build(sh: &Shell, context: &Path, image: &ImageRef) -> Result<(), DockerError> {
+    build_from(sh, None, &[], context, image)
+}
+
+/// `docker build [--file DOCKERFILE] [--build-arg ARG]... --tag IMAGE CONTEXT`, its output shown
+/// as it comes.
+pub fn build_from(
+    sh: &Shell,
+    dockerfile: Option<&Path>,
+    build_args: &[String],
+    context: &Path,
+    image: &ImageRef,
+) -> Result<(), DockerError> {
     let tag = image.to_string();
-    let command = format!("docker build --tag {tag} {}", context.display());
-    let status = std::process::Command::from(cmd!(sh, "docker build --tag {tag} {context}"))
-        .status()
-        .map_err(|source| DockerError::Start {
-            command: command.clone(),
-            source,
-        })?;
+    let mut options: Vec<String> = Vec::new();
+    if let Some(dockerfile) = dockerfile {
+        options.extend(["--file".to_owned(), dockerfile.display().to_string()]);
+    }
+    for arg in build_args {
+        options.extend(["--build-arg".to_owned(), arg.clone()]);
+    }
+    let command = format!(
+        "docker build {}--tag {tag} {}",
+        options
+            .iter()
+            .map(|option| format!("{option} "))
+            .collect::<String>(),
+        context.display()
+    );
+    let status =
+        std::process::Command::from(cmd!(sh, "docker build {options...} --tag {tag} {context}"))
+            .status()
+            .map_err(|source| DockerError::Start {
+                command: command.clone(),
+                source,
+            })?;
     check_status(command, status, "")
 }
 

@@ -43,13 +43,25 @@ pub struct KindPorts {
     pub app: Exposed,
     /// Grafana.
     pub grafana: Exposed,
+    /// The local registry (`localhost:5001`) images go to, when the file asks for one
+    /// (`cluster-gitops create` runs it); `None`: images go to ECR.
+    pub local_registry: Option<&'static str>,
 }
 
 impl KindPorts {
     /// The ports of the cluster `kind-config.yaml` under `root` describes, when `context` is that
     /// cluster's (`kind-NAME`); `None` for any other cluster, or when there is no such file.
     pub fn for_context(root: &Path, context: &str) -> Result<Option<Self>, KindConfigError> {
-        Ok(kind_config_for(root, context)?.map(|config| Self::of(&config)))
+        let path = root.join(KIND_CONFIG);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let config = KindConfig::load(&path, LoadOptions::default())?;
+        let name = config
+            .name
+            .as_ref()
+            .map_or("kind", |name| name.value.as_str());
+        Ok((context == format!("kind-{name}")).then(|| Self::of(&config)))
     }
 
     /// The ports `config`'s mappings give.
@@ -62,6 +74,8 @@ impl KindPorts {
         Self {
             app: exposed("app", APP_NODE_PORT),
             grafana: exposed("grafana", GRAFANA_NODE_PORT),
+            local_registry: cluster_gitops::registry::wanted(config)
+                .then_some(cluster_gitops::registry::HOST),
         }
     }
 }
@@ -82,30 +96,6 @@ pub fn reachability(exposed: &Exposed) -> String {
 fn http_status(url: &str) -> Option<u16> {
     let authority = url.strip_prefix("http://")?.trim_end_matches('/');
     cluster_gitops::registry::http_status(authority, "GET", "/", "")
-}
-
-/// The configuration in `kind-config.yaml` under `root` when `context` is its cluster's
-/// (`kind-NAME`); `None` for any other cluster, or when there is no such file.
-fn kind_config_for(root: &Path, context: &str) -> Result<Option<KindConfig>, KindConfigError> {
-    let path = root.join(KIND_CONFIG);
-    if !path.is_file() {
-        return Ok(None);
-    }
-    let config = KindConfig::load(&path, LoadOptions::default())?;
-    let name = config
-        .name
-        .as_ref()
-        .map_or("kind", |name| name.value.as_str());
-    Ok((context == format!("kind-{name}")).then_some(config))
-}
-
-/// The local registry (`localhost:5001`) images go to when `context` is the cluster of
-/// `kind-config.yaml` under `root` and that file asks for one (`cluster-gitops create` runs it);
-/// `None` otherwise: images go to ECR.
-pub fn local_registry(root: &Path, context: &str) -> Result<Option<&'static str>, KindConfigError> {
-    Ok(kind_config_for(root, context)?
-        .filter(cluster_gitops::registry::wanted)
-        .map(|_| cluster_gitops::registry::HOST))
 }
 
 /// `http://ADDRESS:PORT` of the first TCP mapping of `node_port` to a fixed host port; a mapping

@@ -249,7 +249,8 @@ fn run<A: AsRef<OsStr>>(sh: &Shell, args: &[A]) -> Result<String, KindError> {
     Err(KindError::Failed { command, detail })
 }
 
-fn last_meaningful_line(text: &str) -> Option<String> {
+/// The last line of `text` that is not blank, trimmed.
+pub(crate) fn last_meaningful_line(text: &str) -> Option<String> {
     text.lines()
         .rev()
         .map(str::trim)

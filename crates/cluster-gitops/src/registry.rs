@@ -15,6 +15,7 @@ use thiserror::Error;
 use xshell::{Shell, cmd};
 
 use crate::FIELD_MANAGER;
+use crate::kind::last_meaningful_line;
 use crate::kind_config::KindConfig;
 use crate::kubeconfig::Connection;
 
@@ -247,7 +248,7 @@ fn run_ok(command: xshell::Cmd<'_>, line: String) -> Result<String, RegistryErro
     if !output.status.success() {
         return Err(RegistryError::Failed {
             command: line,
-            detail: last_line(&String::from_utf8_lossy(&output.stderr))
+            detail: last_meaningful_line(&String::from_utf8_lossy(&output.stderr))
                 .unwrap_or_else(|| format!("exited with {}", output.status)),
         });
     }
@@ -376,26 +377,18 @@ fn docker(sh: &Shell, args: &[&str]) -> Result<Result<String, String>, RegistryE
     if output.status.success() {
         return Ok(Ok(String::from_utf8_lossy(&output.stdout).into_owned()));
     }
-    Ok(Err(last_line(&String::from_utf8_lossy(&output.stderr))
-        .unwrap_or_else(|| {
-            format!("exited with {}", output.status)
-        })))
+    Ok(Err(last_meaningful_line(&String::from_utf8_lossy(
+        &output.stderr,
+    ))
+    .unwrap_or_else(|| format!("exited with {}", output.status))))
 }
 
 /// Runs `docker ARGS`, a failure being an error naming the command.
 fn docker_ok(sh: &Shell, args: &[&str]) -> Result<String, RegistryError> {
-    docker(sh, args)?.map_err(|detail| RegistryError::Failed {
-        command: format!("docker {}", args.join(" ")),
-        detail,
-    })
-}
-
-fn last_line(text: &str) -> Option<String> {
-    text.lines()
-        .rev()
-        .map(str::trim)
-        .find(|line| !line.is_empty())
-        .map(str::to_owned)
+    run_ok(
+        cmd!(sh, "docker {args...}"),
+        format!("docker {}", args.join(" ")),
+    )
 }
 
 #[cfg(test)]

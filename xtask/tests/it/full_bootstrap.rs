@@ -27,17 +27,6 @@ const TAG: &str = "3f2c1ab";
 /// The local registry's container (the shipped `kind-config.yaml` asks for it).
 const REGISTRY_CONTAINER: &str = "kind-registry";
 
-/// Removes the local registry container whatever the test's outcome (it is one per machine).
-struct RemoveRegistry(PathBuf);
-
-impl Drop for RemoveRegistry {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new(&self.0)
-            .args(["rm", "--force", "--volumes", REGISTRY_CONTAINER])
-            .output();
-    }
-}
-
 fn b64(bytes: impl AsRef<[u8]>) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
@@ -82,8 +71,8 @@ impl Platform {
         }
     }
 
-    /// Puts the tools on PATH (see [`Platform`]). Returns docker.
-    fn install_tools(&mut self) -> PathBuf {
+    /// Puts the tools on PATH (see [`Platform`]).
+    fn install_tools(&mut self) {
         let supervisor = cluster::supervisor_program().expect("shopstack-test-cluster");
         let docker = components::on_path("docker").expect("docker");
         let helm = components::on_path("helm").expect("helm (cargo xtask provision)");
@@ -98,7 +87,6 @@ impl Platform {
             .add("git", &cluster_tools::git(COMMIT))
             .expect("git");
         self.clusters = Some(KindClusters::new(&self.tools.state()));
-        docker
     }
 
     /// Object `kind/name` in `namespace` as the API server stores it (every object of the kind
@@ -270,13 +258,10 @@ async fn a_full_local_bootstrap_builds_deploys_and_reaches_the_app_then_converge
         return;
     }
     let mut platform = Platform::start().await;
-    let docker = platform.install_tools();
-    let _registry = RemoveRegistry(docker.clone());
-    let _ = std::process::Command::new(&docker)
-        .args(["rm", "--force", "--volumes", REGISTRY_CONTAINER])
-        .output();
+    platform.install_tools();
     // The local registry's configured image, built here because none can be pulled.
-    cluster::build_registry_image("registry:2").expect("the registry image");
+    let _registry = cluster::LocalRegistry::fresh(REGISTRY_CONTAINER, "registry:2")
+        .expect("the registry image");
     let names = &platform.names;
     let namespace = names.app_namespace();
     let image = format!("localhost:5001/{}:{TAG}", names.ecr_repository());

@@ -95,6 +95,11 @@ fn app_upgrade(workspace: &Workspace, uri: &str, tag: &str, config_version: &str
     .to_vec()
 }
 
+/// The last line of the standard error: the error, after the progress lines.
+fn last_line(output: &std::process::Output) -> String {
+    stderr(output).lines().last().unwrap_or_default().to_owned()
+}
+
 /// The resource version of `namespace/app-config` as the API server stores it.
 fn config_version(cluster: &TestCluster, namespace: &str) -> String {
     cluster.stored(namespace, "secret", "app-config")["metadata"]["resourceVersion"]
@@ -310,11 +315,7 @@ async fn app_deploys_through_real_helm_its_pods_ready_and_an_unready_image_rolls
         .run(&["deploy", "app", "--tag", "v4", "--timeout", "25s"])
         .await;
     assert_exit(&output, 1);
-    let last = stderr(&output)
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .to_owned();
+    let last = last_line(&output);
     assert!(
         last.starts_with("error: `helm upgrade --install ")
             && last.contains("has been rolled back due to atomic being set"),
@@ -399,11 +400,7 @@ async fn a_failed_atomic_upgrade_is_one_line_with_helms_reason() {
 
     let output = workspace.run(&["deploy", "observability"]).await;
     assert_exit(&output, 1);
-    let last = stderr(&output)
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .to_owned();
+    let last = last_line(&output);
     assert_eq!(
         last,
         format!(
@@ -462,7 +459,9 @@ async fn the_sample_app_from_the_local_registry_deploys_ready_and_a_missing_key_
     };
     let sh = xshell::Shell::new().expect("shell");
     // The registry as `cluster-gitops create` runs it, from the configured image built here.
-    shopstack_testkit::cluster::build_registry_image(registry::IMAGE).expect("registry image");
+    let _registry =
+        shopstack_testkit::cluster::LocalRegistry::fresh(registry::CONTAINER, registry::IMAGE)
+            .expect("registry image");
     registry::ensure_running(&sh).expect("the local registry");
 
     let mut workspace = Workspace::on_emulator();
@@ -577,11 +576,7 @@ async fn the_sample_app_from_the_local_registry_deploys_ready_and_a_missing_key_
         .run(&["deploy", "app", "--tag", "t1", "--timeout", "30s"])
         .await;
     assert_exit(&output, 1);
-    let last = stderr(&output)
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .to_owned();
+    let last = last_line(&output);
     assert!(
         last.contains("has been rolled back due to atomic being set"),
         "{last}"

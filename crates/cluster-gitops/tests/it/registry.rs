@@ -14,17 +14,6 @@ use crate::{CONTEXT, Workspace, shipped_with_registry, stderr, stdout, tools};
 /// The image the test pushes and runs.
 const PROBE: &str = "localhost:5001/shop-registry-probe:1";
 
-/// Removes the registry container whatever the test's outcome.
-struct RemoveRegistry(std::path::PathBuf);
-
-impl Drop for RemoveRegistry {
-    fn drop(&mut self) {
-        let _ = Command::new(&self.0)
-            .args(["rm", "--force", "--volumes", registry::CONTAINER])
-            .output();
-    }
-}
-
 fn docker_ok(docker: &std::path::Path, args: &[&str]) -> String {
     let output = Command::new(docker)
         .args(args)
@@ -55,12 +44,9 @@ async fn create_runs_the_local_registry_the_kubelet_pulls_from_and_delete_remove
         .tools
         .add("docker", &format!("exec '{}' \"$@\"", docker.display()))
         .expect("docker");
-    let _cleanup = RemoveRegistry(docker.clone());
-    let _ = Command::new(&docker)
-        .args(["rm", "--force", "--volumes", registry::CONTAINER])
-        .output();
     // The configured image, built here because none can be pulled (see build_registry_image).
-    cluster::build_registry_image(registry::IMAGE).expect("the registry image");
+    let _registry = cluster::LocalRegistry::fresh(registry::CONTAINER, registry::IMAGE)
+        .expect("the registry image");
 
     let created = workspace.run(&["create"]).await;
     assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));

@@ -467,6 +467,39 @@ pub fn build_registry_image(tag: &str) -> Result<(), ClusterError> {
     docker_build(&components, dir, tag)
 }
 
+/// The local registry's container for a test: none left by an earlier run, its `image` built
+/// (see [`build_registry_image`]), and the container `name` removed again when this is dropped,
+/// whatever the test's outcome (there is one per machine, on a fixed port).
+pub struct LocalRegistry {
+    docker: PathBuf,
+    name: String,
+}
+
+impl LocalRegistry {
+    /// Removes container `name` if it exists and builds `image`.
+    pub fn fresh(name: &str, image: &str) -> Result<Self, ClusterError> {
+        let registry = Self {
+            docker: Components::locate()?.docker,
+            name: name.to_owned(),
+        };
+        registry.remove();
+        build_registry_image(image)?;
+        Ok(registry)
+    }
+
+    fn remove(&self) {
+        let _ = Command::new(&self.docker)
+            .args(["rm", "--force", "--volumes", &self.name])
+            .output();
+    }
+}
+
+impl Drop for LocalRegistry {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
 /// Object `kind/name` in `namespace` as the API server stores it, read with kubectl through
 /// `kubeconfig`, managed fields included; the list of every object of the kind when `name` is
 /// empty. Panics when kubectl fails (a test helper).
