@@ -52,9 +52,6 @@ resource "aws_s3_bucket_lifecycle_configuration" "state" {
     expiration {
       expired_object_delete_marker = true
     }
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
-    }
   }
   rule {
     id     = "expire-noncurrent-lock-versions-1"
@@ -68,6 +65,11 @@ resource "aws_s3_bucket_lifecycle_configuration" "state" {
     expiration {
       expired_object_delete_marker = true
     }
+  }
+  rule {
+    id     = "abort-incomplete-uploads"
+    status = "Enabled"
+    filter {}
     abort_incomplete_multipart_upload {
       days_after_initiation = 7
     }
@@ -307,6 +309,15 @@ resource "aws_iam_role_policy" "github_actions" {
       },
       {
         "Action" = [
+          "ecr:DescribeImages",
+          "ecr:DescribeRepositories",
+        ]
+        "Effect"   = "Allow"
+        "Resource" = local.repository
+        "Sid"      = "EcrLookup"
+      },
+      {
+        "Action" = [
           "codebuild:BatchGetBuilds",
           "codebuild:StartBuild",
         ]
@@ -331,6 +342,168 @@ resource "aws_iam_role_policy" "github_actions" {
         "Resource" = local.image_build_arn
         "Sid"      = "OnlyImageVariables"
     }])
+    "Version" = "2012-10-17"
+  })
+}
+
+resource "aws_iam_role" "github_infra" {
+  name        = "${local.name}-github-infra"
+  description = "ShopStack ${var.environment}: infrastructure workflow through OIDC"
+  assume_role_policy = jsonencode({
+    "Statement" = [
+      {
+        "Action" = "sts:AssumeRoleWithWebIdentity"
+        "Condition" = {
+          "StringEquals" = {
+            "${local.oidc_host}:aud" = "sts.amazonaws.com"
+            "${local.oidc_host}:sub" = ["repo:${var.github_repositories[0]}:ref:refs/heads/main"]
+          }
+        }
+        "Effect" = "Allow"
+        "Principal" = {
+          "Federated" = aws_iam_openid_connect_provider.github.arn
+        }
+      },
+    ]
+    "Version" = "2012-10-17"
+  })
+  tags = local.tags
+}
+
+resource "aws_iam_role_policy" "github_infra" {
+  name = "shopstack"
+  role = aws_iam_role.github_infra.id
+  policy = jsonencode({
+    "Statement" = [
+      {
+        "Action" = [
+          "s3:DeleteObject",
+          "s3:GetObject",
+          "s3:PutObject",
+        ]
+        "Effect"   = "Allow"
+        "Resource" = "arn:aws:s3:::${local.state_bucket}/${var.project}/${var.environment}/infra.tflock"
+        "Sid"      = "InfraLockfile"
+      },
+      {
+        "Action" = [
+          "s3:CreateBucket",
+          "s3:ListBucket",
+          "s3:GetBucketOwnershipControls",
+          "s3:PutBucketOwnershipControls",
+          "s3:GetBucketPolicy",
+          "s3:PutBucketPolicy",
+          "s3:GetBucketPublicAccessBlock",
+          "s3:PutBucketPublicAccessBlock",
+          "s3:GetBucketTagging",
+          "s3:PutBucketTagging",
+          "s3:GetBucketVersioning",
+          "s3:PutBucketVersioning",
+          "s3:GetEncryptionConfiguration",
+          "s3:PutEncryptionConfiguration",
+          "s3:GetLifecycleConfiguration",
+          "s3:PutLifecycleConfiguration",
+        ]
+        "Effect"   = "Allow"
+        "Resource" = "arn:aws:s3:::${local.state_bucket}"
+        "Sid"      = "StateBucket"
+      },
+      {
+        "Action" = [
+          "dynamodb:CreateTable",
+          "dynamodb:DescribeTable",
+          "dynamodb:UpdateTable",
+          "dynamodb:DescribeContinuousBackups",
+          "dynamodb:UpdateContinuousBackups",
+          "dynamodb:ListTagsOfResource",
+          "dynamodb:TagResource",
+          "dynamodb:DeleteItem",
+          "dynamodb:GetItem",
+          "dynamodb:PutItem",
+        ]
+        "Effect"   = "Allow"
+        "Resource" = "arn:aws:dynamodb:${var.region}:${var.account_id}:table/${local.name}-tflock"
+        "Sid"      = "LockTable"
+      },
+      {
+        "Action" = [
+          "secretsmanager:CreateSecret",
+          "secretsmanager:DescribeSecret",
+          "secretsmanager:RestoreSecret",
+          "secretsmanager:TagResource",
+          "secretsmanager:UpdateSecret",
+        ]
+        "Effect"   = "Allow"
+        "Resource" = "arn:aws:secretsmanager:${var.region}:${var.account_id}:secret:${var.project}/${var.environment}/app-config-??????"
+        "Sid"      = "AppSecret"
+      },
+      {
+        "Action" = [
+          "ecr:CreateRepository",
+          "ecr:DescribeRepositories",
+          "ecr:GetLifecyclePolicy",
+          "ecr:PutLifecyclePolicy",
+          "ecr:PutImageScanningConfiguration",
+          "ecr:PutImageTagMutability",
+          "ecr:ListTagsForResource",
+          "ecr:TagResource",
+        ]
+        "Effect"   = "Allow"
+        "Resource" = local.repository
+        "Sid"      = "ImageRepository"
+      },
+      {
+        "Action" = [
+          "iam:AddClientIDToOpenIDConnectProvider",
+          "iam:CreateOpenIDConnectProvider",
+          "iam:GetOpenIDConnectProvider",
+          "iam:TagOpenIDConnectProvider",
+        ]
+        "Effect"   = "Allow"
+        "Resource" = "arn:aws:iam::${var.account_id}:oidc-provider/${local.oidc_host}"
+        "Sid"      = "GitHubOidcProvider"
+      },
+      {
+        "Action" = [
+          "iam:CreateRole",
+          "iam:GetRole",
+          "iam:TagRole",
+          "iam:UpdateAssumeRolePolicy",
+          "iam:GetRolePolicy",
+          "iam:PutRolePolicy",
+        ]
+        "Effect" = "Allow"
+        "Resource" = [
+          "arn:aws:iam::${var.account_id}:role/${local.name}-codebuild",
+          "arn:aws:iam::${var.account_id}:role/${local.name}-github-actions",
+          "arn:aws:iam::${var.account_id}:role/${local.name}-github-infra",
+        ]
+        "Sid" = "Roles"
+      },
+      {
+        "Action" = [
+          "iam:PassRole",
+        ]
+        "Condition" = {
+          "StringEquals" = {
+            "iam:PassedToService" = "codebuild.amazonaws.com"
+          }
+        }
+        "Effect"   = "Allow"
+        "Resource" = "arn:aws:iam::${var.account_id}:role/${local.name}-codebuild"
+        "Sid"      = "PassCodeBuildRole"
+      },
+      {
+        "Action" = [
+          "codebuild:BatchGetProjects",
+          "codebuild:CreateProject",
+          "codebuild:UpdateProject",
+        ]
+        "Effect"   = "Allow"
+        "Resource" = local.image_build_arn
+        "Sid"      = "ImageBuildProject"
+      },
+    ]
     "Version" = "2012-10-17"
   })
 }
@@ -360,6 +533,15 @@ resource "aws_codebuild_project" "image_build" {
     type      = "GITHUB"
     location  = "https://github.com/acme/infra.git"
     buildspec = "version: 0.2\nphases:\n  install:\n    commands:\n      - command -v cargo || curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal\n  pre_build:\n    commands:\n      - aws ecr get-login-password --region \"$AWS_REGION\" | docker login --username AWS --password-stdin \"$${IMAGE_REPO_URI%%/*}\"\n  build:\n    commands:\n      - PATH=\"$HOME/.cargo/bin:$PATH\" RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --locked --package shopstack-app --target x86_64-unknown-linux-gnu\n      - docker build --file deploy/app/Dockerfile --tag \"$IMAGE_REPO_URI:$${IMAGE_TAG:-$CODEBUILD_RESOLVED_SOURCE_VERSION}\" .\n  post_build:\n    commands:\n      - docker push \"$IMAGE_REPO_URI:$${IMAGE_TAG:-$CODEBUILD_RESOLVED_SOURCE_VERSION}\"\n"
+  }
+  logs_config {
+    cloudwatch_logs {
+      status     = "ENABLED"
+      group_name = "/aws/codebuild/${local.image_build}"
+    }
+    s3_logs {
+      status = "DISABLED"
+    }
   }
   tags = local.tags
 }

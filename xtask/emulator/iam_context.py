@@ -1,7 +1,8 @@
 """AWS's authorization context for moto's IAM enforcement: resource ARNs and condition keys.
 
-moto (5.2) authorizes DynamoDB, ECR and CodeBuild requests against the resource "*", so a policy
-scoped to one table, repository or project never matches and everything is denied; it evaluates
+moto (5.2) authorizes DynamoDB, ECR, CodeBuild and Secrets Manager requests, and IAM requests on
+an OIDC provider, against the resource "*", so a policy scoped to one table, repository, project,
+secret or provider never matches and everything is denied; it evaluates
 only `StringEquals` conditions and ignores the others (a `Null` Deny then denies always); and a
 statement whose condition does not hold denies rather than not applying. AWS authorizes each
 action against the resource ARNs the Service Authorization Reference lists for it, evaluates the
@@ -27,6 +28,8 @@ from moto.codebuild.responses import CodeBuildResponse
 from moto.dynamodb.responses import DynamoHandler
 from moto.ecr.responses import ECRResponse
 from moto.iam.access_control import IAMPolicyStatement, IAMRequestBase, PermissionResult
+from moto.iam.responses import IamResponse
+from moto.secretsmanager.responses import SecretsManagerResponse
 
 # The context of the identity-policy evaluation in progress; None outside one.
 _CONTEXT = contextvars.ContextVar("aws_request_context", default=None)
@@ -54,14 +57,19 @@ def _param(handler, name):
 def _dynamodb_resource(self):
     table = _param(self, "TableName")
     if not table:
-        return "*"
+        return _param(self, "ResourceArn") or "*"
     return f"arn:aws:dynamodb:{self.region}:{self.current_account}:table/{table}"
 
 
 def _ecr_resource(self):
     repository = _param(self, "repositoryName")
     if not repository:
-        return "*"
+        # DescribeRepositories of one repository; ListTagsForResource and TagResource by ARN.
+        named = _param(self, "repositoryNames") or []
+        if len(named) == 1:
+            repository = named[0]
+        else:
+            return _param(self, "resourceArn") or "*"
     account = _param(self, "registryId") or self.current_account
     return f"arn:aws:ecr:{self.region}:{account}:repository/{repository}"
 
@@ -197,11 +205,40 @@ def evaluate(statement, action, resource, context):
     return PermissionResult.DENIED
 
 
+def _secret_resource(self):
+    """The secret's ARN; for one not created yet, its name with the six characters Secrets
+    Manager appends, as a policy's `NAME-??????` expects."""
+    secret = _param(self, "SecretId")
+    if secret:
+        found = self.backend.secrets.get(secret)
+        return found.arn if found is not None else "*"
+    name = _param(self, "Name")
+    if not name:
+        return "*"
+    return f"arn:aws:secretsmanager:{self.region}:{self.current_account}:secret:{name}-AbCdEf"
+
+
+_iam_role_resource = IamResponse._determine_resource
+
+
+def _iam_resource(self):
+    provider = _param(self, "OpenIDConnectProviderArn")
+    if provider:
+        return provider
+    url = _param(self, "Url")
+    if url:
+        host = url.split("://", 1)[-1]
+        return f"arn:aws:iam::{self.current_account}:oidc-provider/{host}"
+    return _iam_role_resource(self)
+
+
 def install():
     """Puts the resource ARNs and the condition evaluation into moto."""
     DynamoHandler._determine_resource = _dynamodb_resource
     ECRResponse._determine_resource = _ecr_resource
     CodeBuildResponse._determine_resource = _codebuild_resource
+    SecretsManagerResponse._determine_resource = _secret_resource
+    IamResponse._determine_resource = _iam_resource
 
     check_action_permitted = IAMRequestBase.check_action_permitted
 

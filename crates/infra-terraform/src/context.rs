@@ -96,6 +96,18 @@ impl Context {
         )
     }
 
+    /// ARN of the app secret as an IAM policy names it: Secrets Manager appends six random
+    /// characters to the name, so its ARN is only known once it exists.
+    pub fn app_secret_arn_pattern(&self) -> String {
+        format!(
+            "arn:{}:secretsmanager:{}:{}:secret:{}-??????",
+            self.partition(),
+            self.region(),
+            self.account(),
+            self.names.app_secret()
+        )
+    }
+
     /// ARN of the ECR repository.
     pub fn ecr_repository_arn(&self) -> String {
         format!(
@@ -136,11 +148,11 @@ impl Context {
     /// ARN of the CodeBuild project's log group.
     pub fn codebuild_log_group_arn(&self) -> String {
         format!(
-            "arn:{}:logs:{}:{}:log-group:/aws/codebuild/{}",
+            "arn:{}:logs:{}:{}:log-group:{}",
             self.partition(),
             self.region(),
             self.account(),
-            self.names.codebuild_project()
+            self.names.codebuild_log_group()
         )
     }
 

@@ -13,6 +13,7 @@ use thiserror::Error;
 use crate::context::Context;
 use crate::hcl::{self, Block};
 use crate::policies::INLINE_POLICY;
+use crate::resources::codebuild_project::CodeBuildProject;
 
 /// Errors of exporting.
 #[derive(Debug, Error)]
@@ -126,6 +127,7 @@ pub async fn export(context: &Context) -> Result<Export, ExportError> {
     for (name, role) in [
         ("codebuild", context.names.codebuild_role()),
         ("github_actions", context.names.ci_role()),
+        ("github_infra", context.names.infrastructure_role()),
     ] {
         iam_role(context, &mut blocks, name, &role).await?;
     }
@@ -375,7 +377,12 @@ async fn state_bucket(context: &Context, blocks: &mut Blocks) -> Result<(), Expo
                     .filter()
                     .and_then(|filter| filter.prefix())
                     .unwrap_or_default();
-                block = block.block(Block::new("filter", &[]).string("prefix", prefix));
+                // An empty prefix is the whole bucket: `filter {}`, as the provider reads it.
+                let mut filter = Block::new("filter", &[]);
+                if !prefix.is_empty() {
+                    filter = filter.string("prefix", prefix);
+                }
+                block = block.block(filter);
                 if let Some(days) = rule
                     .noncurrent_version_expiration()
                     .and_then(|expiration| expiration.noncurrent_days())
@@ -820,6 +827,22 @@ async fn codebuild_project(context: &Context, blocks: &mut Blocks) -> Result<(),
         }
         resource = resource.block(block);
     }
+    let (cloudwatch, s3) = CodeBuildProject::effective_logs(project);
+    let status = |on: bool| if on { "ENABLED" } else { "DISABLED" };
+    let mut cloudwatch_logs =
+        Block::new("cloudwatch_logs", &[]).string("status", status(cloudwatch.is_some()));
+    if let Some(group) = &cloudwatch {
+        cloudwatch_logs = cloudwatch_logs.string("group_name", group);
+    }
+    let mut s3_logs = Block::new("s3_logs", &[]).string("status", status(s3.is_some()));
+    if let Some(location) = &s3 {
+        s3_logs = s3_logs.string("location", location);
+    }
+    resource = resource.block(
+        Block::new("logs_config", &[])
+            .block(cloudwatch_logs)
+            .block(s3_logs),
+    );
     if let Some(tags) = tags(
         project
             .tags()

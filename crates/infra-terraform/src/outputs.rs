@@ -18,15 +18,19 @@ pub struct Output {
 /// Every output, in a fixed order. Reads run concurrently, each once.
 pub async fn read(context: &Context) -> Result<Vec<Output>, String> {
     let names = &context.names;
-    let (bucket, table, repository, project, ci_role, codebuild_role, secret) = futures::join!(
+    let (bucket, table, repository, project, roles, secret) = futures::join!(
         bucket(context),
         table(context),
         repository_uri(context),
         project(context),
-        role_arn(context, names.ci_role()),
-        role_arn(context, names.codebuild_role()),
+        futures::future::join3(
+            role_arn(context, names.ci_role()),
+            role_arn(context, names.infrastructure_role()),
+            role_arn(context, names.codebuild_role()),
+        ),
         secret_arn(context),
     );
+    let (ci_role, infrastructure_role, codebuild_role) = roles;
     let bucket = bucket?;
     let backend_key = bucket.as_ref().map(|_| names.state_key());
     Ok(vec![
@@ -36,6 +40,7 @@ pub async fn read(context: &Context) -> Result<Vec<Output>, String> {
         output("ecr_repository_uri", repository?),
         output("codebuild_project", project?),
         output("ci_role_arn", ci_role?),
+        output("infrastructure_role_arn", infrastructure_role?),
         output("codebuild_role_arn", codebuild_role?),
         output("app_secret_arn", secret?),
         output("region", Some(context.region().to_owned())),

@@ -174,8 +174,8 @@ fn build_override_denies(project_arn: &str) -> Vec<Value> {
     denies
 }
 
-/// GitHub Actions may assume the CI role only from the listed repositories, on the one branch.
-pub fn ci_trust_policy(context: &Context) -> Value {
+/// GitHub Actions may assume a role through the account's OIDC provider only with these subjects.
+fn github_trust_policy(context: &Context, subjects: &[String]) -> Value {
     json!({
         "Version": "2012-10-17",
         "Statement": [{
@@ -185,14 +185,136 @@ pub fn ci_trust_policy(context: &Context) -> Value {
             "Condition": {
                 "StringEquals": {
                     format!("{GITHUB_OIDC_HOST}:aud"): GITHUB_OIDC_AUDIENCE,
-                    format!("{GITHUB_OIDC_HOST}:sub"): context.config.github.subjects()
+                    format!("{GITHUB_OIDC_HOST}:sub"): subjects
                 }
             }
         }]
     })
 }
 
-/// The CI role: the state object and its lock, ECR push, and starting image builds.
+/// GitHub Actions may assume the CI role only from the listed repositories, on the one branch.
+pub fn ci_trust_policy(context: &Context) -> Value {
+    github_trust_policy(context, &context.config.github.subjects())
+}
+
+/// Only the infrastructure repository's branch may assume the infrastructure role.
+pub fn infrastructure_trust_policy(context: &Context) -> Value {
+    github_trust_policy(context, &[context.config.github.infrastructure_subject()])
+}
+
+/// What `infra-terraform plan` and `apply` call, per resource of the environment, each on that
+/// resource alone: reads, creates and settings. No delete (destroy stays with an administrator),
+/// no secret value, nothing of another environment. It may rewrite the environment's roles, this
+/// one included, so whoever can push to the infrastructure branch controls them: protect it.
+pub fn infrastructure_permissions(context: &Context) -> Value {
+    let roles: Vec<String> = [
+        context.names.codebuild_role(),
+        context.names.ci_role(),
+        context.names.infrastructure_role(),
+    ]
+    .iter()
+    .map(|role| context.role_arn(role))
+    .collect();
+    let lockfile = format!(
+        "{}/{}.tflock",
+        context.state_bucket_arn(),
+        context.names.infra_lock_path()
+    );
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "InfraLockfile",
+                "Effect": "Allow",
+                "Action": ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+                "Resource": lockfile
+            },
+            {
+                "Sid": "StateBucket",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:CreateBucket", "s3:ListBucket",
+                    "s3:GetBucketOwnershipControls", "s3:PutBucketOwnershipControls",
+                    "s3:GetBucketPolicy", "s3:PutBucketPolicy",
+                    "s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock",
+                    "s3:GetBucketTagging", "s3:PutBucketTagging",
+                    "s3:GetBucketVersioning", "s3:PutBucketVersioning",
+                    "s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration",
+                    "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration"
+                ],
+                "Resource": context.state_bucket_arn()
+            },
+            {
+                "Sid": "LockTable",
+                "Effect": "Allow",
+                "Action": [
+                    "dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:UpdateTable",
+                    "dynamodb:DescribeContinuousBackups", "dynamodb:UpdateContinuousBackups",
+                    "dynamodb:ListTagsOfResource", "dynamodb:TagResource",
+                    "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"
+                ],
+                "Resource": context.lock_table_arn()
+            },
+            {
+                "Sid": "AppSecret",
+                "Effect": "Allow",
+                "Action": [
+                    "secretsmanager:CreateSecret", "secretsmanager:DescribeSecret",
+                    "secretsmanager:RestoreSecret", "secretsmanager:TagResource",
+                    "secretsmanager:UpdateSecret"
+                ],
+                "Resource": context.app_secret_arn_pattern()
+            },
+            {
+                "Sid": "ImageRepository",
+                "Effect": "Allow",
+                "Action": [
+                    "ecr:CreateRepository", "ecr:DescribeRepositories",
+                    "ecr:GetLifecyclePolicy", "ecr:PutLifecyclePolicy",
+                    "ecr:PutImageScanningConfiguration", "ecr:PutImageTagMutability",
+                    "ecr:ListTagsForResource", "ecr:TagResource"
+                ],
+                "Resource": context.ecr_repository_arn()
+            },
+            {
+                "Sid": "GitHubOidcProvider",
+                "Effect": "Allow",
+                "Action": [
+                    "iam:AddClientIDToOpenIDConnectProvider",
+                    "iam:CreateOpenIDConnectProvider",
+                    "iam:GetOpenIDConnectProvider",
+                    "iam:TagOpenIDConnectProvider"
+                ],
+                "Resource": context.oidc_provider_arn()
+            },
+            {
+                "Sid": "Roles",
+                "Effect": "Allow",
+                "Action": [
+                    "iam:CreateRole", "iam:GetRole", "iam:TagRole", "iam:UpdateAssumeRolePolicy",
+                    "iam:GetRolePolicy", "iam:PutRolePolicy"
+                ],
+                "Resource": roles
+            },
+            {
+                "Sid": "PassCodeBuildRole",
+                "Effect": "Allow",
+                "Action": ["iam:PassRole"],
+                "Resource": context.role_arn(&context.names.codebuild_role()),
+                "Condition": {"StringEquals": {"iam:PassedToService": "codebuild.amazonaws.com"}}
+            },
+            {
+                "Sid": "ImageBuildProject",
+                "Effect": "Allow",
+                "Action": ["codebuild:BatchGetProjects", "codebuild:CreateProject", "codebuild:UpdateProject"],
+                "Resource": context.codebuild_project_arn()
+            }
+        ]
+    })
+}
+
+/// The CI role: the state object and its lock, ECR push, and image builds as `apps-sre build`
+/// starts them (the repository's URI and its tags looked up first).
 pub fn ci_permissions(context: &Context) -> Value {
     let bucket = context.state_bucket_arn();
     let state = format!("{bucket}/{}", context.names.state_key());
@@ -214,6 +336,12 @@ pub fn ci_permissions(context: &Context) -> Value {
             },
             {"Sid": "EcrLogin", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
             {"Sid": "EcrPush", "Effect": "Allow", "Action": ECR_PUSH_ACTIONS, "Resource": context.ecr_repository_arn()},
+            {
+                "Sid": "EcrLookup",
+                "Effect": "Allow",
+                "Action": ["ecr:DescribeImages", "ecr:DescribeRepositories"],
+                "Resource": context.ecr_repository_arn()
+            },
             {
                 "Sid": "ImageBuild",
                 "Effect": "Allow",

@@ -79,6 +79,9 @@ pub struct GitHub {
     pub repositories: Vec<GitHubRepository>,
     /// The one branch they must run on.
     pub branch: String,
+    /// The repository whose workflow plans and applies the environment (`infrastructure_repository`,
+    /// default the first of `repositories`): the only one the infrastructure role trusts.
+    pub infrastructure: GitHubRepository,
 }
 
 impl GitHub {
@@ -86,8 +89,17 @@ impl GitHub {
     pub fn subjects(&self) -> Vec<String> {
         self.repositories
             .iter()
-            .map(|repository| format!("repo:{repository}:ref:refs/heads/{}", self.branch))
+            .map(|repository| self.subject(repository))
             .collect()
+    }
+
+    /// The one OIDC token subject the infrastructure role's trust policy allows.
+    pub fn infrastructure_subject(&self) -> String {
+        self.subject(&self.infrastructure)
+    }
+
+    fn subject(&self, repository: &GitHubRepository) -> String {
+        format!("repo:{repository}:ref:refs/heads/{}", self.branch)
     }
 }
 
@@ -148,6 +160,8 @@ struct RawGitHub {
     repositories: Spanned<Vec<Spanned<String>>>,
     #[serde(default)]
     branch: Option<Spanned<String>>,
+    #[serde(default)]
+    infrastructure_repository: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -351,9 +365,19 @@ impl Checker<'_> {
             }
             None => "main".to_owned(),
         };
+        let infrastructure = match raw.infrastructure_repository {
+            Some(repository) => parse_repository(repository.get_ref()).map_err(|reason| {
+                self.error(
+                    repository.span(),
+                    format!("github.infrastructure_repository: {reason}"),
+                )
+            })?,
+            None => repositories[0].clone(),
+        };
         Ok(GitHub {
             repositories,
             branch,
+            infrastructure,
         })
     }
 
@@ -595,6 +619,10 @@ account_id = "111122223333"
             ]
         );
         assert_eq!(config.codebuild_source.to_string(), "acme/infra-terraform");
+        assert_eq!(
+            config.github.infrastructure_subject(),
+            "repo:acme/infra-terraform:ref:refs/heads/main"
+        );
         let local = config.environment("local").expect("embedded");
         assert_eq!(local.region, "us-east-1");
         assert_eq!(
@@ -645,6 +673,27 @@ account_id = "111122223333"
         assert_eq!(
             parse(&BODY.replace("certs/ca.pem", " ")).map(|_| ()),
             Err("shopstack.toml:10:13: environments.lab.ca_bundle: is empty".to_owned())
+        );
+    }
+
+    #[test]
+    fn the_infrastructure_repository_is_named_or_the_first_one() {
+        let named = VALID.replace(
+            "branch = \"main\"\n",
+            "branch = \"release\"\ninfrastructure_repository = \"acme/platform\"\n",
+        );
+        let config = parse(&named).expect("valid");
+        assert_eq!(
+            config.github.infrastructure_subject(),
+            "repo:acme/platform:ref:refs/heads/release"
+        );
+        assert_eq!(
+            parse(&VALID.replace(
+                "branch = \"main\"\n",
+                "branch = \"main\"\ninfrastructure_repository = \"acme/*\"\n"
+            ))
+            .map(|_| ()),
+            Err("shopstack.toml:8:29: github.infrastructure_repository: \"acme/*\" is a wildcard: name each repository exactly as \"owner/repo\" (a wildcard subject lets any matching repository assume the role)".to_owned())
         );
     }
 

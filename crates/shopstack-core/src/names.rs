@@ -82,6 +82,11 @@ impl Names {
         format!("{}-{}-image-build", self.project, self.environment)
     }
 
+    /// CloudWatch Logs group of the CodeBuild project's builds (CodeBuild's default name).
+    pub fn codebuild_log_group(&self) -> String {
+        format!("/aws/codebuild/{}", self.codebuild_project())
+    }
+
     /// IAM role CodeBuild runs as.
     pub fn codebuild_role(&self) -> String {
         format!("{}-{}-codebuild", self.project, self.environment)
@@ -90,6 +95,11 @@ impl Names {
     /// IAM role GitHub Actions assumes through OIDC.
     pub fn ci_role(&self) -> String {
         format!("{}-{}-github-actions", self.project, self.environment)
+    }
+
+    /// IAM role the infrastructure repository's workflow assumes through OIDC to plan and apply.
+    pub fn infrastructure_role(&self) -> String {
+        format!("{}-{}-github-infra", self.project, self.environment)
     }
 
     /// Kind cluster name.
@@ -125,6 +135,7 @@ impl Names {
         aws_rules::codebuild_project(&self.codebuild_project())?;
         aws_rules::iam_role(&self.codebuild_role())?;
         aws_rules::iam_role(&self.ci_role())?;
+        aws_rules::iam_role(&self.infrastructure_role())?;
         aws_rules::dns_label(&self.cluster())?;
         aws_rules::dns_label(&self.app_namespace())?;
         Ok(())
@@ -162,6 +173,7 @@ mod tests {
         assert_eq!(names.codebuild_project(), "shopstack-dev-image-build");
         assert_eq!(names.codebuild_role(), "shopstack-dev-codebuild");
         assert_eq!(names.ci_role(), "shopstack-dev-github-actions");
+        assert_eq!(names.infrastructure_role(), "shopstack-dev-github-infra");
         assert_eq!(names.cluster(), "shopstack");
         assert_eq!(names.kube_context(), "kind-shopstack");
         assert_eq!(names.app_namespace(), "shopstack");

@@ -6,9 +6,9 @@ use async_trait::async_trait;
 use aws_sdk_codebuild::error::SdkError;
 use aws_sdk_codebuild::operation::create_project::CreateProjectError;
 use aws_sdk_codebuild::types::{
-    ArtifactsType, ComputeType, EnvironmentType, EnvironmentVariable, EnvironmentVariableType,
-    ImagePullCredentialsType, Project, ProjectArtifacts, ProjectEnvironment, ProjectSource,
-    SourceType, Tag,
+    ArtifactsType, CloudWatchLogsConfig, ComputeType, EnvironmentType, EnvironmentVariable,
+    EnvironmentVariableType, ImagePullCredentialsType, LogsConfig, LogsConfigStatusType, Project,
+    ProjectArtifacts, ProjectEnvironment, ProjectSource, S3LogsConfig, SourceType, Tag,
 };
 
 use crate::context::Context;
@@ -108,6 +108,56 @@ impl CodeBuildProject {
             .map_err(|error| self.unexpected(error))
     }
 
+    /// Build logs go to the project's own CloudWatch Logs group (the one its role may write),
+    /// and nowhere else: stated, not left to AWS's defaults (checkov's CKV_AWS_314).
+    fn logs(&self) -> Result<LogsConfig, ResourceError> {
+        let cloudwatch = CloudWatchLogsConfig::builder()
+            .status(LogsConfigStatusType::Enabled)
+            .group_name(self.context.names.codebuild_log_group())
+            .build()
+            .map_err(|error| self.unexpected(error))?;
+        let s3 = S3LogsConfig::builder()
+            .status(LogsConfigStatusType::Disabled)
+            .build()
+            .map_err(|error| self.unexpected(error))?;
+        Ok(LogsConfig::builder()
+            .cloud_watch_logs(cloudwatch)
+            .s3_logs(s3)
+            .build())
+    }
+
+    /// The logs configuration as plans show it.
+    fn logs_attribute(cloudwatch: Option<&str>, s3: Option<&str>) -> String {
+        let cloudwatch = cloudwatch.map_or_else(
+            || "CloudWatch Logs off".to_owned(),
+            |group| format!("CloudWatch Logs {group}"),
+        );
+        let s3 = s3.map_or_else(|| "S3 off".to_owned(), |location| format!("S3 {location}"));
+        format!("{cloudwatch}, {s3}")
+    }
+
+    /// What a project's logs configuration amounts to, with AWS's documented defaults for what
+    /// it leaves out (CloudWatch Logs on, in `/aws/codebuild/<project>`; S3 off): a project
+    /// created without one reads as one that states those defaults.
+    pub fn effective_logs(project: &Project) -> (Option<String>, Option<String>) {
+        let default_group = || format!("/aws/codebuild/{}", project.name().unwrap_or_default());
+        let logs = project.logs_config();
+        let cloudwatch = match logs.and_then(LogsConfig::cloud_watch_logs) {
+            Some(config) if config.status() == &LogsConfigStatusType::Disabled => None,
+            Some(config) => Some(
+                config
+                    .group_name()
+                    .map_or_else(default_group, str::to_owned),
+            ),
+            None => Some(default_group()),
+        };
+        let s3 = logs
+            .and_then(LogsConfig::s3_logs)
+            .filter(|config| config.status() == &LogsConfigStatusType::Enabled)
+            .map(|config| config.location().unwrap_or("(no location)").to_owned());
+        (cloudwatch, s3)
+    }
+
     fn tags(&self) -> Vec<Tag> {
         self.context
             .names
@@ -173,10 +223,15 @@ impl CodeBuildProject {
                 .iter()
                 .filter_map(|tag| Some((tag.key()?, tag.value()?)))
         };
+        let (cloudwatch, s3) = Self::effective_logs(project);
         Attributes::from([
             ("source", source),
             ("environment", environment_attribute),
             ("environment_variables", variables),
+            (
+                "logs",
+                Self::logs_attribute(cloudwatch.as_deref(), s3.as_deref()),
+            ),
             (
                 "service_role",
                 project.service_role().unwrap_or("none").to_owned(),
@@ -219,6 +274,10 @@ impl Resource for CodeBuildProject {
             (
                 "environment_variables",
                 format!("{IMAGE_REPO_URI}={}", self.context.ecr_repository_uri()),
+            ),
+            (
+                "logs",
+                Self::logs_attribute(Some(&self.context.names.codebuild_log_group()), None),
             ),
             ("service_role", self.service_role()),
             ("tags", desired_tags(&self.context.names.tags())),
@@ -268,6 +327,7 @@ impl Resource for CodeBuildProject {
             .source(self.source()?)
             .artifacts(self.artifacts()?)
             .environment(self.environment()?)
+            .logs_config(self.logs()?)
             .service_role(self.service_role())
             .timeout_in_minutes(BUILD_TIMEOUT_MINUTES)
             .queued_timeout_in_minutes(QUEUED_TIMEOUT_MINUTES)
@@ -304,6 +364,7 @@ impl Resource for CodeBuildProject {
             .source(self.source()?)
             .artifacts(self.artifacts()?)
             .environment(self.environment()?)
+            .logs_config(self.logs()?)
             .service_role(self.service_role())
             .set_tags(Some(self.tags()));
         retry::eventually(&retry::CODEBUILD_ROLE_PROPAGATING, || {
@@ -329,7 +390,61 @@ impl Resource for CodeBuildProject {
 
 #[cfg(test)]
 mod tests {
-    use super::BUILDSPEC;
+    use aws_sdk_codebuild::types::{
+        CloudWatchLogsConfig, LogsConfig, LogsConfigStatusType, Project, S3LogsConfig,
+    };
+
+    use super::{BUILDSPEC, CodeBuildProject};
+
+    #[test]
+    fn logs_left_out_read_as_awss_defaults_and_a_disabled_group_as_off() {
+        let project = |logs: Option<LogsConfig>| {
+            Project::builder()
+                .name("shop-dev-image-build")
+                .set_logs_config(logs)
+                .build()
+        };
+        assert_eq!(
+            CodeBuildProject::effective_logs(&project(None)),
+            (Some("/aws/codebuild/shop-dev-image-build".to_owned()), None)
+        );
+        let configured = |status: LogsConfigStatusType, s3: Option<&str>| {
+            let cloudwatch = CloudWatchLogsConfig::builder()
+                .status(status)
+                .group_name("builds")
+                .build()
+                .expect("CloudWatch Logs");
+            let s3 = S3LogsConfig::builder()
+                .status(if s3.is_some() {
+                    LogsConfigStatusType::Enabled
+                } else {
+                    LogsConfigStatusType::Disabled
+                })
+                .set_location(s3.map(str::to_owned))
+                .build()
+                .expect("S3 logs");
+            Some(
+                LogsConfig::builder()
+                    .cloud_watch_logs(cloudwatch)
+                    .s3_logs(s3)
+                    .build(),
+            )
+        };
+        assert_eq!(
+            CodeBuildProject::effective_logs(&project(configured(
+                LogsConfigStatusType::Enabled,
+                None
+            ))),
+            (Some("builds".to_owned()), None)
+        );
+        assert_eq!(
+            CodeBuildProject::effective_logs(&project(configured(
+                LogsConfigStatusType::Disabled,
+                Some("logs-bucket/builds")
+            ))),
+            (None, Some("logs-bucket/builds".to_owned()))
+        );
+    }
 
     /// The repository root.
     fn root() -> std::path::PathBuf {

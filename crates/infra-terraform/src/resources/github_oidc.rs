@@ -41,10 +41,14 @@ impl GitHubOidcProvider {
             .collect()
     }
 
-    /// Roles other than this environment's CI role whose trust policy names the provider.
+    /// Roles other than this environment's CI and infrastructure roles whose trust policy names
+    /// the provider.
     async fn other_trusting_roles(&self) -> Result<Vec<String>, ResourceError> {
         let arn = self.context.oidc_provider_arn();
-        let own_role = self.context.names.ci_role();
+        let own_roles = [
+            self.context.names.ci_role(),
+            self.context.names.infrastructure_role(),
+        ];
         let mut trusting = Vec::new();
         let mut pages = self.context.iam.list_roles().into_paginator().send();
         while let Some(page) = pages.next().await {
@@ -58,7 +62,7 @@ impl GitHubOidcProvider {
                             .into_owned()
                     })
                     .unwrap_or_default();
-                if role.role_name() != own_role && trust.contains(&arn) {
+                if !own_roles.iter().any(|own| own == role.role_name()) && trust.contains(&arn) {
                     trusting.push(role.role_name().to_owned());
                 }
             }

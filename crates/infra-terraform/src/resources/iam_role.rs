@@ -1,4 +1,5 @@
-//! An IAM role with a trust policy and one inline permissions policy: the CodeBuild and CI roles.
+//! An IAM role with a trust policy and one inline permissions policy: the CodeBuild, CI and
+//! infrastructure roles.
 
 use std::sync::Arc;
 
@@ -30,6 +31,8 @@ pub enum RoleKind {
     CodeBuild,
     /// Assumed by GitHub Actions through OIDC.
     GitHubActions,
+    /// Assumed through OIDC by the infrastructure repository's workflow, to plan and apply.
+    Infrastructure,
 }
 
 /// One of the environment's roles.
@@ -51,6 +54,7 @@ impl IamRole {
         match self.kind {
             RoleKind::CodeBuild => self.context.names.codebuild_role(),
             RoleKind::GitHubActions => self.context.names.ci_role(),
+            RoleKind::Infrastructure => self.context.names.infrastructure_role(),
         }
     }
 
@@ -58,6 +62,7 @@ impl IamRole {
         match self.kind {
             RoleKind::CodeBuild => crate::policies::codebuild_trust_policy(&self.context),
             RoleKind::GitHubActions => crate::policies::ci_trust_policy(&self.context),
+            RoleKind::Infrastructure => crate::policies::infrastructure_trust_policy(&self.context),
         }
     }
 
@@ -65,6 +70,7 @@ impl IamRole {
         match self.kind {
             RoleKind::CodeBuild => crate::policies::codebuild_permissions(&self.context),
             RoleKind::GitHubActions => crate::policies::ci_permissions(&self.context),
+            RoleKind::Infrastructure => crate::policies::infrastructure_permissions(&self.context),
         }
     }
 
@@ -74,6 +80,9 @@ impl IamRole {
             RoleKind::CodeBuild => format!("ShopStack {environment}: CodeBuild image builds"),
             RoleKind::GitHubActions => {
                 format!("ShopStack {environment}: GitHub Actions through OIDC")
+            }
+            RoleKind::Infrastructure => {
+                format!("ShopStack {environment}: infrastructure workflow through OIDC")
             }
         }
     }
@@ -130,10 +139,10 @@ impl IamRole {
             .assume_role_policy_document(self.trust().to_string())
             .description(self.description())
             .set_tags(Some(self.tags()?));
-        // A just-created OIDC provider may not be visible to IAM's policy check of the CI
+        // A just-created OIDC provider may not be visible to IAM's policy check of a GitHub
         // role's trust yet; the CodeBuild role's trust names no such principal.
         let settle = match self.kind {
-            RoleKind::GitHubActions => &retry::OIDC_PROVIDER_PROPAGATING,
+            RoleKind::GitHubActions | RoleKind::Infrastructure => &retry::OIDC_PROVIDER_PROPAGATING,
             RoleKind::CodeBuild => &retry::NOTHING,
         };
         match retry::eventually(settle, || request.clone().send()).await {
@@ -192,6 +201,7 @@ impl Resource for IamRole {
         match self.kind {
             RoleKind::CodeBuild => Self::CODEBUILD_ADDRESS,
             RoleKind::GitHubActions => "iam_role.github_actions",
+            RoleKind::Infrastructure => "iam_role.github_infra",
         }
     }
 
@@ -202,7 +212,7 @@ impl Resource for IamRole {
     fn depends_on(&self) -> &'static [&'static str] {
         match self.kind {
             // IAM refuses a trust policy naming an OIDC provider that does not exist.
-            RoleKind::GitHubActions => &[GitHubOidcProvider::ADDRESS],
+            RoleKind::GitHubActions | RoleKind::Infrastructure => &[GitHubOidcProvider::ADDRESS],
             RoleKind::CodeBuild => &[],
         }
     }
@@ -372,6 +382,7 @@ impl Resource for IamRole {
             match self.kind {
                 RoleKind::CodeBuild => codebuild_permission_findings(&parse("inline_policy")),
                 RoleKind::GitHubActions => build_override_findings(&parse("inline_policy")),
+                RoleKind::Infrastructure => Vec::new(),
             }
             .into_iter()
             .map(|finding| format!("inline policy {finding}")),
@@ -380,7 +391,7 @@ impl Resource for IamRole {
             RoleKind::CodeBuild => {
                 codebuild_trust_findings(&trust, &self.context.codebuild_project_arn())
             }
-            RoleKind::GitHubActions => ci_trust_findings(&trust),
+            RoleKind::GitHubActions | RoleKind::Infrastructure => ci_trust_findings(&trust),
         };
         findings.extend(
             trust_findings

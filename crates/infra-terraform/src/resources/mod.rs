@@ -29,6 +29,10 @@ pub fn all(context: &Arc<Context>) -> Vec<Arc<dyn Resource>> {
             Arc::clone(context),
             iam_role::RoleKind::GitHubActions,
         )),
+        Arc::new(iam_role::IamRole::new(
+            Arc::clone(context),
+            iam_role::RoleKind::Infrastructure,
+        )),
         Arc::new(codebuild_project::CodeBuildProject::new(Arc::clone(
             context,
         ))),

@@ -58,16 +58,21 @@ impl StateBucket {
         ]
     }
 
-    fn lifecycle_description(prefixes: impl IntoIterator<Item = String>) -> String {
+    /// The lifecycle as plans show it: the lock files whose old versions expire, and whether
+    /// uploads left incomplete anywhere in the bucket are aborted.
+    fn lifecycle_description(prefixes: impl IntoIterator<Item = String>, aborts: bool) -> String {
         let mut rules: Vec<String> = prefixes
             .into_iter()
             .map(|prefix| {
-                format!(
-                    "{prefix}: noncurrent versions expire after {NONCURRENT_LOCK_DAYS} day, incomplete uploads are aborted after {ABORT_UPLOAD_DAYS} days"
-                )
+                format!("{prefix}: noncurrent versions expire after {NONCURRENT_LOCK_DAYS} day")
             })
             .collect();
         rules.sort();
+        if aborts {
+            rules.push(format!(
+                "every key: incomplete uploads are aborted after {ABORT_UPLOAD_DAYS} days"
+            ));
+        }
         rules.join("; ")
     }
 
@@ -298,23 +303,35 @@ impl StateBucket {
             .await
         {
             Ok(output) => {
-                let prefixes = output.rules().iter().filter(|rule| {
-                    rule.status() == &ExpirationStatus::Enabled
-                        && rule
-                            .noncurrent_version_expiration()
+                let enabled = || {
+                    output
+                        .rules()
+                        .iter()
+                        .filter(|rule| rule.status() == &ExpirationStatus::Enabled)
+                };
+                let prefix = |rule: &LifecycleRule| {
+                    rule.filter()
+                        .and_then(LifecycleRuleFilter::prefix)
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                let prefixes = enabled()
+                    .filter(|rule| {
+                        rule.noncurrent_version_expiration()
                             .and_then(NoncurrentVersionExpiration::noncurrent_days)
                             == Some(NONCURRENT_LOCK_DAYS)
+                    })
+                    .map(prefix)
+                    .filter(|prefix| !prefix.is_empty());
+                // Only a rule with no prefix covers every upload.
+                let aborts = enabled().any(|rule| {
+                    prefix(rule).is_empty()
                         && rule
                             .abort_incomplete_multipart_upload()
                             .and_then(AbortIncompleteMultipartUpload::days_after_initiation)
                             == Some(ABORT_UPLOAD_DAYS)
                 });
-                let prefixes = prefixes.filter_map(|rule| {
-                    rule.filter()
-                        .and_then(LifecycleRuleFilter::prefix)
-                        .map(str::to_owned)
-                });
-                let description = Self::lifecycle_description(prefixes);
+                let description = Self::lifecycle_description(prefixes, aborts);
                 Ok(Some(if description.is_empty() {
                     "none".to_owned()
                 } else {
@@ -461,15 +478,23 @@ impl StateBucket {
                                 .expired_object_delete_marker(true)
                                 .build(),
                         )
-                        .abort_incomplete_multipart_upload(
-                            AbortIncompleteMultipartUpload::builder()
-                                .days_after_initiation(ABORT_UPLOAD_DAYS)
-                                .build(),
-                        )
                         .build()
                         .map_err(|error| self.unexpected(error))?;
                     configuration = configuration.rules(rule);
                 }
+                // Every key: checkov's CKV_AWS_300 wants a rule that covers the whole bucket.
+                let aborts = LifecycleRule::builder()
+                    .id("abort-incomplete-uploads")
+                    .filter(LifecycleRuleFilter::builder().prefix("").build())
+                    .status(ExpirationStatus::Enabled)
+                    .abort_incomplete_multipart_upload(
+                        AbortIncompleteMultipartUpload::builder()
+                            .days_after_initiation(ABORT_UPLOAD_DAYS)
+                            .build(),
+                    )
+                    .build()
+                    .map_err(|error| self.unexpected(error))?;
+                configuration = configuration.rules(aborts);
                 let configuration = configuration
                     .build()
                     .map_err(|error| self.unexpected(error))?;
@@ -563,7 +588,10 @@ impl Resource for StateBucket {
                 "object_ownership",
                 ObjectOwnership::BucketOwnerEnforced.as_str().to_owned(),
             ),
-            ("lifecycle", Self::lifecycle_description(self.lock_keys())),
+            (
+                "lifecycle",
+                Self::lifecycle_description(self.lock_keys(), true),
+            ),
             ("tags", desired_tags(&self.context.names.tags())),
         ]);
         if !self.context.plain_http() {

@@ -30,7 +30,7 @@ fn apply_from_nothing_creates_every_resource_hardened() {
     let output = stack.run(&["apply", "--auto-approve"]);
     assert_exit(&output, 0);
     assert!(
-        stdout(&output).contains("Apply complete! Resources: 8 added, 0 changed, 0 destroyed.")
+        stdout(&output).contains("Apply complete! Resources: 9 added, 0 changed, 0 destroyed.")
     );
 
     stack.block_on(async {
@@ -93,7 +93,8 @@ fn apply_from_nothing_creates_every_resource_hardened() {
             .send()
             .await
             .expect("lifecycle");
-        let mut prefixes: Vec<(String, Option<i32>)> = lifecycle
+        // (prefix, noncurrent days, days before an incomplete upload is aborted) of each rule.
+        let mut rules: Vec<(String, Option<i32>, Option<i32>)> = lifecycle
             .rules()
             .iter()
             .map(|rule| {
@@ -104,26 +105,23 @@ fn apply_from_nothing_creates_every_resource_hardened() {
                         .to_owned(),
                     rule.noncurrent_version_expiration()
                         .and_then(|expiration| expiration.noncurrent_days()),
+                    rule.abort_incomplete_multipart_upload()
+                        .and_then(|abort| abort.days_after_initiation()),
                 )
             })
             .collect();
-        // Uploads left incomplete are aborted after a week (checkov's CKV_AWS_300).
-        for rule in lifecycle.rules() {
-            assert_eq!(
-                rule.abort_incomplete_multipart_upload()
-                    .and_then(|abort| abort.days_after_initiation()),
-                Some(7),
-                "{rule:?}"
-            );
-        }
-        prefixes.sort();
+        rules.sort();
+        // Old lock versions expire after a day; uploads left incomplete anywhere in the bucket
+        // are aborted after a week (checkov's CKV_AWS_300 wants a rule without a prefix).
         assert_eq!(
-            prefixes,
+            rules,
             [
-                ("envs/local/terraform.tfstate.tflock".to_owned(), Some(1)),
+                (String::new(), None, Some(7)),
+                ("envs/local/terraform.tfstate.tflock".to_owned(), Some(1), None),
                 (
                     format!("{}/local/infra.tflock", stack.project.name),
-                    Some(1)
+                    Some(1),
+                    None
                 ),
             ]
         );
@@ -375,6 +373,19 @@ fn apply_from_nothing_creates_every_resource_hardened() {
             .await
             .expect("project");
         let project = &projects.projects()[0];
+        // Build logs in the project's own log group, which its role may write, and not in S3
+        // (checkov's CKV_AWS_314), as CodeBuild reports them.
+        let logs = project.logs_config().expect("logs configuration");
+        let cloudwatch = logs.cloud_watch_logs().expect("CloudWatch Logs");
+        assert_eq!(cloudwatch.status().as_str(), "ENABLED");
+        assert_eq!(
+            cloudwatch.group_name(),
+            Some(format!("/aws/codebuild/{}", names.codebuild_project()).as_str())
+        );
+        assert_eq!(
+            logs.s3_logs().map(|s3| s3.status().as_str()),
+            Some("DISABLED")
+        );
         let environment = project.environment().expect("environment");
         assert_eq!(environment.privileged_mode(), Some(true));
         assert_eq!(environment.r#type().as_str(), "LINUX_CONTAINER");
@@ -426,7 +437,7 @@ fn a_second_apply_and_a_plan_report_no_changes() {
         .iter()
         .filter_map(|resource| resource["state"].as_str())
         .collect();
-    assert_eq!(states, ["ok"; 8]);
+    assert_eq!(states, ["ok"; 9]);
 }
 
 #[test]
@@ -437,7 +448,7 @@ fn plan_shows_every_resource_to_create_and_exits_2() {
     let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).expect("plan JSON");
     assert_eq!(
         plan["summary"],
-        json!({"add": 8, "change": 0, "destroy": 0, "conflict": 0})
+        json!({"add": 9, "change": 0, "destroy": 0, "conflict": 0})
     );
     let addresses: Vec<&str> = plan["changes"]
         .as_array()
@@ -455,6 +466,7 @@ fn plan_shows_every_resource_to_create_and_exits_2() {
             "iam_openid_connect_provider.github",
             "iam_role.codebuild",
             "iam_role.github_actions",
+            "iam_role.github_infra",
             "codebuild_project.image_build"
         ]
     );
@@ -540,7 +552,7 @@ fn apply_on_a_terminal_asks_and_only_yes_applies() {
     let approved = apply_on_a_terminal(&stack, "yes\n");
     let text = stdout(&approved);
     assert!(
-        text.contains("Apply complete! Resources: 8 added, 0 changed, 0 destroyed."),
+        text.contains("Apply complete! Resources: 9 added, 0 changed, 0 destroyed."),
         "{text}"
     );
     stack

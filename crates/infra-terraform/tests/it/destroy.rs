@@ -36,7 +36,7 @@ fn destroy_keeps_a_state_bucket_that_holds_objects_until_forced() {
         "{}",
         stdout(&destroy)
     );
-    assert!(stdout(&destroy).contains("Destroy complete! Resources: 7 destroyed."));
+    assert!(stdout(&destroy).contains("Destroy complete! Resources: 8 destroyed."));
     stack.block_on(async {
         stack
             .s3()
@@ -272,7 +272,7 @@ fn destroy_takes_a_role_out_of_an_instance_profile_before_deleting_it() {
     let destroy = stack.run(&["destroy", "--auto-approve"]);
     assert_exit(&destroy, 0);
     // Refused once, then deleted once the role is out: no waiting on a conflict that needs an
-    // action (the CI role's DeleteRole is the other one).
+    // action (the CI and infrastructure roles' DeleteRole are the others).
     let calls = |operation: &str| {
         proxy
             .requests()
@@ -280,7 +280,7 @@ fn destroy_takes_a_role_out_of_an_instance_profile_before_deleting_it() {
             .filter(|request| request.operation == operation)
             .count()
     };
-    assert_eq!(calls("DeleteRole"), 3);
+    assert_eq!(calls("DeleteRole"), 4);
     assert_eq!(calls("RemoveRoleFromInstanceProfile"), 1);
     stack.block_on(async {
         let gone = iam.get_role().role_name(&role).send().await;
@@ -322,7 +322,7 @@ fn a_destroy_resumed_after_the_lock_table_is_gone_locks_in_the_bucket_and_delete
     // Its own lock file in the bucket is not state: the bucket goes with the rest.
     assert!(!text.contains("kept: it holds state objects"), "{text}");
     assert!(
-        text.contains("Destroy complete! Resources: 7 destroyed."),
+        text.contains("Destroy complete! Resources: 8 destroyed."),
         "{text}"
     );
     stack.block_on(async {

@@ -150,7 +150,7 @@ fn drift_is_planned_repaired_and_audited() {
     assert_exit(&stack.run(&["plan", "--detailed-exitcode"]), 0);
     let audit = stack.run(&["audit"]);
     assert_exit(&audit, 0);
-    assert!(stdout(&audit).contains("Audit passed: 8 resources meet every control."));
+    assert!(stdout(&audit).contains("Audit passed: 9 resources meet every control."));
 
     stack.block_on(async {
         let versioning = stack.s3().get_bucket_versioning().bucket(names.state_bucket()).send().await.expect("versioning");

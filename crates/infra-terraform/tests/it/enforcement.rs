@@ -376,3 +376,108 @@ fn the_ci_role_can_do_its_job_and_nothing_else() {
             .expect("the lock table is still there");
     });
 }
+
+#[test]
+#[allow(clippy::too_many_lines)]
+fn the_infrastructure_role_plans_and_applies_its_environment_and_deletes_nothing() {
+    let logs = tempfile::tempdir().expect("log directory");
+    let emulator = Emulator::private(logs.path()).expect("an emulator of the test's own");
+    let stack = Stack::on(&emulator);
+    let names = stack.names("local");
+    assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
+    let outsider = format!("{}-outsider", names.ci_role());
+    stack.block_on(async {
+        stack
+            .iam()
+            .create_role()
+            .role_name(&outsider)
+            .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#)
+            .send()
+            .await
+            .expect("a role that is not the environment's");
+    });
+    let ca = emulator.tls.ca();
+    let infrastructure = Account::web_identity_on(
+        stack.endpoint(),
+        Some(&ca),
+        &stack.account.id,
+        &names.infrastructure_role(),
+    )
+    .expect("the infrastructure role's credentials");
+    let as_infrastructure =
+        |args: &[&str]| run(stack.command(args).envs(infrastructure.environment()));
+    emulator.enforce_iam(true).expect("IAM enforcement on");
+
+    // What its workflow runs: a plan, and an apply when the plan has changes.
+    assert_exit(&as_infrastructure(&["plan", "--detailed-exitcode"]), 0);
+    let config = stack.project.config();
+    let text = std::fs::read_to_string(&config).expect("shopstack.toml");
+    std::fs::write(
+        &config,
+        text.replace(
+            "[\"acme/infra\", \"acme/apps\"]",
+            "[\"acme/infra\", \"acme/apps\", \"acme/tools\"]",
+        ),
+    )
+    .expect("a third repository");
+    assert_exit(&as_infrastructure(&["plan", "--detailed-exitcode"]), 2);
+    let applied = as_infrastructure(&["apply", "--auto-approve"]);
+    assert_exit(&applied, 0);
+    assert!(
+        stdout(&applied).contains("Apply complete! Resources: 0 added, 1 changed, 0 destroyed."),
+        "{}",
+        stdout(&applied)
+    );
+    assert_exit(&as_infrastructure(&["plan", "--detailed-exitcode"]), 0);
+    // Destroy stays with an administrator.
+    let destroyed = as_infrastructure(&["destroy", "--auto-approve"]);
+    assert_exit(&destroyed, 1);
+
+    let infrastructure_sdk = stack.sdk_config_as(&infrastructure);
+    let refused = stack.block_on(async {
+        let secrets = aws_sdk_secretsmanager::Client::new(&infrastructure_sdk);
+        let dynamodb = aws_sdk_dynamodb::Client::new(&infrastructure_sdk);
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&infrastructure_sdk)
+                .force_path_style(true)
+                .build(),
+        );
+        let iam = aws_sdk_iam::Client::new(&infrastructure_sdk);
+        let ecr = aws_sdk_ecr::Client::new(&infrastructure_sdk);
+        vec![
+            ("GetSecretValue", answer(secrets.get_secret_value().secret_id(names.app_secret()).send().await)),
+            ("GetObject of the state", answer(s3.get_object().bucket(names.state_bucket()).key(names.state_key()).send().await)),
+            ("CreateBucket of another bucket", answer(s3.create_bucket().bucket(format!("{}-other", names.state_bucket())).send().await)),
+            ("DeleteTable", answer(dynamodb.delete_table().table_name(names.lock_table()).send().await)),
+            ("PutRolePolicy on another role", answer(iam.put_role_policy().role_name(&outsider).policy_name("more").policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#).send().await)),
+            ("CreateRepository of another repository", answer(ecr.create_repository().repository_name(format!("{}-other", names.ecr_repository())).send().await)),
+        ]
+    });
+    emulator.enforce_iam(false).expect("IAM enforcement off");
+    for (call, got) in &refused {
+        assert_eq!(*got, Answer::Refused, "{call} as the infrastructure role");
+    }
+
+    // The change it applied is there, as IAM reports it; the environment is whole.
+    let trust = stack.block_on(async {
+        let role = stack
+            .iam()
+            .get_role()
+            .role_name(names.ci_role())
+            .send()
+            .await
+            .expect("the CI role");
+        crate::support::policy(
+            role.role()
+                .and_then(|role| role.assume_role_policy_document())
+                .expect("trust policy"),
+        )
+    });
+    assert!(
+        trust
+            .to_string()
+            .contains("repo:acme/tools:ref:refs/heads/main"),
+        "{trust}"
+    );
+    assert_exit(&stack.run(&["plan", "--detailed-exitcode"]), 0);
+}

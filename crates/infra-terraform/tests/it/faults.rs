@@ -33,7 +33,7 @@ fn apply_converges_when_a_fifth_of_requests_fail() {
     assert!(injected >= 3, "the test must inject faults: {injected}");
     assert_exit(&apply, 0);
     assert!(
-        stdout(&apply).contains("Apply complete! Resources: 8 added"),
+        stdout(&apply).contains("Apply complete! Resources: 9 added"),
         "{}",
         stdout(&apply)
     );
@@ -50,7 +50,11 @@ fn apply_converges_when_a_fifth_of_requests_fail() {
             .await
             .expect("providers");
         assert_eq!(providers.open_id_connect_provider_list().len(), 1);
-        let mut expected = vec![names.ci_role(), names.codebuild_role()];
+        let mut expected = vec![
+            names.ci_role(),
+            names.infrastructure_role(),
+            names.codebuild_role(),
+        ];
         expected.sort();
         assert_eq!(stack.role_names().await, expected);
         let tables = stack.dynamodb().list_tables().send().await.expect("tables");

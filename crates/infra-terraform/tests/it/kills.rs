@@ -93,7 +93,11 @@ pub fn assert_each_resource_once(stack: &Stack) {
         let roles = stack.iam().list_roles().send().await.expect("roles");
         let mut roles: Vec<&str> = roles.roles().iter().map(|role| role.role_name()).collect();
         roles.sort_unstable();
-        let mut expected = vec![names.ci_role(), names.codebuild_role()];
+        let mut expected = vec![
+            names.ci_role(),
+            names.infrastructure_role(),
+            names.codebuild_role(),
+        ];
         expected.sort();
         assert_eq!(roles, expected);
         let projects = stack
@@ -121,7 +125,7 @@ pub fn assert_each_resource_once(stack: &Stack) {
         })
         .collect();
     assert!(
-        states.len() == 8 && states.iter().all(|(_, state)| *state == "ok"),
+        states.len() == 9 && states.iter().all(|(_, state)| *state == "ok"),
         "{states:?}"
     );
     let tagging = stack

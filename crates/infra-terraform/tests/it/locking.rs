@@ -259,6 +259,7 @@ fn eight_concurrent_applies_on_a_fresh_environment_create_everything_once() {
         "iam_openid_connect_provider.github",
         "iam_role.codebuild",
         "iam_role.github_actions",
+        "iam_role.github_infra",
         "codebuild_project.image_build",
     ] {
         let creations = reports
@@ -398,7 +399,7 @@ fn a_first_apply_whose_lock_was_held_first_plans_again() {
         "{report}"
     );
     assert!(
-        stdout(&other).contains("Apply complete! Resources: 7 added"),
+        stdout(&other).contains("Apply complete! Resources: 8 added"),
         "{}",
         stdout(&other)
     );

@@ -24,52 +24,54 @@ fn outputs_are_read_live_and_a_missing_resource_is_named() {
     assert_eq!(values["account_id"], stack.account.id.as_str());
     assert_eq!(
         stderr(&before),
-        "error: state_bucket, lock_table, backend_key, ecr_repository_uri, codebuild_project, ci_role_arn, codebuild_role_arn, app_secret_arn missing: run `infra-terraform apply`\n"
+        "error: state_bucket, lock_table, backend_key, ecr_repository_uri, codebuild_project, ci_role_arn, infrastructure_role_arn, codebuild_role_arn, app_secret_arn missing: run `infra-terraform apply`\n"
     );
 
     assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
     let after = stack.run(&["outputs", "--json"]);
     assert_exit(&after, 0);
     // What AWS reports of each resource.
-    let (ci_role, codebuild_role, secret, repository) = stack.block_on(async {
-        let role = |name: String| {
-            let iam = stack.iam();
-            async move {
-                iam.get_role()
-                    .role_name(name)
-                    .send()
-                    .await
-                    .expect("role")
-                    .role()
-                    .expect("role")
-                    .arn()
-                    .to_owned()
-            }
-        };
-        let secret = stack
-            .secrets()
-            .describe_secret()
-            .secret_id(names.app_secret())
-            .send()
-            .await
-            .expect("secret");
-        let repositories = stack
-            .ecr()
-            .describe_repositories()
-            .repository_names(names.ecr_repository())
-            .send()
-            .await
-            .expect("repository");
-        (
-            role(names.ci_role()).await,
-            role(names.codebuild_role()).await,
-            secret.arn().expect("ARN").to_owned(),
-            repositories.repositories()[0]
-                .repository_uri()
-                .expect("URI")
-                .to_owned(),
-        )
-    });
+    let (ci_role, infrastructure_role, codebuild_role, secret, repository) =
+        stack.block_on(async {
+            let role = |name: String| {
+                let iam = stack.iam();
+                async move {
+                    iam.get_role()
+                        .role_name(name)
+                        .send()
+                        .await
+                        .expect("role")
+                        .role()
+                        .expect("role")
+                        .arn()
+                        .to_owned()
+                }
+            };
+            let secret = stack
+                .secrets()
+                .describe_secret()
+                .secret_id(names.app_secret())
+                .send()
+                .await
+                .expect("secret");
+            let repositories = stack
+                .ecr()
+                .describe_repositories()
+                .repository_names(names.ecr_repository())
+                .send()
+                .await
+                .expect("repository");
+            (
+                role(names.ci_role()).await,
+                role(names.infrastructure_role()).await,
+                role(names.codebuild_role()).await,
+                secret.arn().expect("ARN").to_owned(),
+                repositories.repositories()[0]
+                    .repository_uri()
+                    .expect("URI")
+                    .to_owned(),
+            )
+        });
     assert_eq!(
         json_of(&after),
         json!({
@@ -79,6 +81,7 @@ fn outputs_are_read_live_and_a_missing_resource_is_named() {
             "ecr_repository_uri": repository,
             "codebuild_project": names.codebuild_project(),
             "ci_role_arn": ci_role,
+            "infrastructure_role_arn": infrastructure_role,
             "codebuild_role_arn": codebuild_role,
             "app_secret_arn": secret,
             "region": REGION,
@@ -89,7 +92,7 @@ fn outputs_are_read_live_and_a_missing_resource_is_named() {
     let lines = stack.run(&["outputs"]);
     assert_exit(&lines, 0);
     let text = stdout(&lines);
-    assert_eq!(text.lines().count(), 10, "{text}");
+    assert_eq!(text.lines().count(), 11, "{text}");
     assert!(
         text.lines()
             .any(|line| line.starts_with("ci_role_arn ") && line.ends_with(&ci_role)),

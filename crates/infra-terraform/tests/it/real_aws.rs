@@ -56,14 +56,18 @@ fn apply_plan_and_destroy_converge_through_awss_documented_answers() {
     );
     assert_exit(&apply, 0);
     assert!(
-        stdout(&apply).contains("Apply complete! Resources: 8 added"),
+        stdout(&apply).contains("Apply complete! Resources: 9 added"),
         "{}",
         stdout(&apply)
     );
     // Settings written through conflicts read back as written: no false drift.
     assert_exit(&stack.run(&["plan", "--detailed-exitcode"]), 0);
     stack.block_on(async {
-        let mut expected = vec![names.ci_role(), names.codebuild_role()];
+        let mut expected = vec![
+            names.ci_role(),
+            names.infrastructure_role(),
+            names.codebuild_role(),
+        ];
         expected.sort();
         assert_eq!(stack.role_names().await, expected);
         assert_eq!(

@@ -129,9 +129,9 @@ fn terraform_imports_every_exported_resource_without_a_difference() {
     let exported = stack.run(&["export-terraform", "--out", "exported"]);
     assert_exit(&exported, 0);
     // State bucket (7, its TLS-only policy included), table, secret, ECR repository and its
-    // lifecycle policy, OIDC provider, two roles with their inline policies, CodeBuild project.
+    // lifecycle policy, OIDC provider, three roles with their inline policies, CodeBuild project.
     assert!(
-        stdout(&exported).contains("with 17 resources to import"),
+        stdout(&exported).contains("with 19 resources to import"),
         "{}",
         stdout(&exported)
     );
@@ -141,7 +141,7 @@ fn terraform_imports_every_exported_resource_without_a_difference() {
     let plan = terraform.run(&stack, &dir, &["plan", "-input=false", "-no-color"]);
     assert_exit(&plan, 0);
     assert!(
-        stdout(&plan).contains("Plan: 17 to import, 0 to add, 0 to change, 0 to destroy."),
+        stdout(&plan).contains("Plan: 19 to import, 0 to add, 0 to change, 0 to destroy."),
         "{}{}",
         stdout(&plan),
         stderr(&plan)
@@ -154,7 +154,7 @@ fn terraform_imports_every_exported_resource_without_a_difference() {
     assert_exit(&imported, 0);
     assert!(
         stdout(&imported)
-            .contains("Apply complete! Resources: 17 imported, 0 added, 0 changed, 0 destroyed.")
+            .contains("Apply complete! Resources: 19 imported, 0 added, 0 changed, 0 destroyed.")
     );
     let again = terraform.run(
         &stack,
