@@ -62,8 +62,9 @@ enum Command {
         lock_timeout: Option<Duration>,
     },
     /// What CI and the other tools need of the environment, read live (as `terraform output`):
-    /// state bucket, lock table, backend key, ECR repository URI, CodeBuild project, CI and
-    /// CodeBuild role ARNs, secret ARN, region, account; exit 1 when a resource is missing.
+    /// state bucket, lock table, backend key, ECR repository URI, CodeBuild project, CI,
+    /// infrastructure and CodeBuild role ARNs, secret ARN, region, account; exit 1 when a
+    /// resource is missing.
     Outputs {
         /// Print as JSON (an object of name → value, `null` when missing).
         #[arg(long)]
@@ -109,6 +110,16 @@ enum Command {
         /// Lock in the DynamoDB lock table (`dynamodb_table`, the default).
         #[arg(long)]
         dynamodb: bool,
+    },
+    /// Write the GitHub Actions workflows of the environment: the infrastructure repository's
+    /// (plan, then apply on changes, as the infrastructure role) and the image repository's
+    /// (build through CodeBuild, as the CI role). Only pushes to the trusted branch can assume
+    /// the roles, so there are no pull-request jobs. A file already holding its workflow is left
+    /// as it is.
+    GithubWorkflows {
+        /// Directory to write into.
+        #[arg(long, default_value = ".github/workflows")]
+        out: PathBuf,
     },
     /// Write Terraform configuration with import blocks for every live resource.
     ExportTerraform {
@@ -198,6 +209,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             commands::backend_config(&context, out, storage).await
         }
         Command::ExportTerraform { out } => commands::export_terraform(&context, &out).await,
+        Command::GithubWorkflows { out } => commands::github_workflows(&context, &out).await,
         Command::Status { json } => commands::status(&context, json).await,
         Command::Outputs { json } => commands::outputs(&context, json).await,
         Command::Audit { json } => commands::audit(&context, json).await,

@@ -20,6 +20,7 @@ use crate::resource::{DestroyOptions, Resource};
 use crate::resources::{self, lock_table::LockTable};
 use crate::secret_value;
 use crate::signals::Signals;
+use crate::workflows::{self, WorkflowError};
 
 /// Remarks every plan of the environment carries.
 fn notes(context: &Context) -> Vec<String> {
@@ -543,6 +544,61 @@ pub async fn outputs(context: &Arc<Context>, json: bool) -> anyhow::Result<Exit>
         missing.join(", ")
     );
     Ok(Exit::Failure)
+}
+
+/// `github-workflows`: both workflows, on the roles as IAM reports them, written into `dir`.
+pub async fn github_workflows(context: &Arc<Context>, dir: &Path) -> anyhow::Result<Exit> {
+    let config = &context.config;
+    let image_repository = config.codebuild_source.to_string();
+    if !config
+        .github
+        .repositories
+        .contains(&config.codebuild_source)
+    {
+        return Err(WorkflowError::SourceNotTrusted(image_repository).into());
+    }
+    let names = &context.names;
+    let (infrastructure_role, ci_role) = futures::try_join!(
+        crate::outputs::role_arn(context, names.infrastructure_role()),
+        crate::outputs::role_arn(context, names.ci_role()),
+    )
+    .map_err(|message| anyhow::anyhow!("read the roles: {message}"))?;
+    let (Some(infrastructure_role_arn), Some(ci_role_arn)) = (&infrastructure_role, &ci_role)
+    else {
+        let missing = [
+            ("infrastructure_role_arn", infrastructure_role.is_none()),
+            ("ci_role_arn", ci_role.is_none()),
+        ];
+        let missing = missing
+            .iter()
+            .filter(|(_, gone)| *gone)
+            .map(|(name, _)| *name);
+        return Err(WorkflowError::Missing(missing.collect()).into());
+    };
+    let inputs = workflows::Inputs {
+        project: config.project.clone(),
+        environment: names.environment().to_owned(),
+        branch: config.github.branch.clone(),
+        infrastructure_repository: config.github.infrastructure.to_string(),
+        image_repository,
+        infrastructure_role_arn: infrastructure_role_arn.clone(),
+        ci_role_arn: ci_role_arn.clone(),
+        region: context.region().to_owned(),
+    };
+    for workflow in workflows::render(&inputs) {
+        let written = workflows::write(dir, &workflow)?;
+        println!(
+            "{:<9}  {}  (for {})",
+            written.as_str(),
+            dir.join(&workflow.file_name).display(),
+            workflow.repository
+        );
+    }
+    println!(
+        "Only pushes to {} can assume the roles (their trust pins ref:refs/heads/{}): the workflows have no pull-request jobs.",
+        inputs.branch, inputs.branch
+    );
+    Ok(Exit::Success)
 }
 
 /// `secret check`: whether the application secret has a value; exit 1 naming how to give it one.

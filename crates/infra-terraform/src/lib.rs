@@ -16,3 +16,4 @@ pub mod resources;
 pub mod retry;
 pub mod secret_value;
 pub mod signals;
+pub mod workflows;

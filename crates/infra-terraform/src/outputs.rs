@@ -142,7 +142,8 @@ async fn project(context: &Context) -> Result<Option<String>, String> {
     }
 }
 
-async fn role_arn(context: &Context, name: String) -> Result<Option<String>, String> {
+/// The ARN of role `name`, `None` when it does not exist.
+pub async fn role_arn(context: &Context, name: String) -> Result<Option<String>, String> {
     match context.iam.get_role().role_name(&name).send().await {
         Ok(output) => Ok(output.role().map(|role| role.arn().to_owned())),
         Err(error) => missing_or(&format!("IAM GetRole on {name}"), error, &["NoSuchEntity"]),

@@ -19,6 +19,7 @@ mod secrets;
 mod support;
 mod terraform;
 mod tls;
+mod workflows;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
