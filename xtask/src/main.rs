@@ -8,6 +8,8 @@ mod emulator;
 mod local_aws;
 mod progress;
 mod provision;
+mod scan;
+mod scanners;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -44,6 +46,10 @@ enum Command {
     Test(test::Args),
     /// Check tools, versions, the docker engine, the AWS identity and the kube context.
     Doctor(doctor::Args),
+    /// Static security scanning with checkov of what ShopStack makes (the Terraform export of an
+    /// environment, the rendered charts, the workflows, the Dockerfile) against the committed
+    /// baseline of accepted findings.
+    Scan(scan::Args),
     /// Benchmark against Terraform on the same resources.
     Bench(bench::Args),
     /// Run the end-to-end tests that need docker and kind.
@@ -86,6 +92,7 @@ fn run(xtask: Xtask) -> anyhow::Result<ExitCode> {
     match xtask.command {
         Command::Bootstrap(args) => bootstrap::run(sh, &args),
         Command::Test(args) => test::run(sh, &args),
+        Command::Scan(args) => scan::run(sh, &args),
         Command::Provision => provision::provision(sh).map(|real| {
             for version in &real.versions {
                 println!("{version}");

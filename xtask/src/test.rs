@@ -68,7 +68,9 @@ pub fn run(sh: &Shell, args: &Args) -> anyhow::Result<ExitCode> {
     if let Some(real) = &real {
         let path = std::env::var_os("PATH").unwrap_or_default();
         let path = std::env::join_paths(
-            std::iter::once(real.tools_dir.clone()).chain(std::env::split_paths(&path)),
+            [real.tools_dir.clone(), real.scanners_dir.clone()]
+                .into_iter()
+                .chain(std::env::split_paths(&path)),
         )?;
         command = command
             .env("PATH", path)

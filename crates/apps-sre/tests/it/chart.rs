@@ -11,6 +11,7 @@ use shopstack_core::Names;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde_json::Value;
 
 use crate::{real_helm, repository_root};
@@ -41,7 +42,14 @@ fn check_rendering(text: &str) {
         .iter()
         .map(|document| document["kind"].as_str().unwrap_or_default())
         .collect();
-    assert_eq!(kinds, ["ConfigMap", "Service", "Deployment"]);
+    assert_eq!(
+        kinds,
+        ["NetworkPolicy", "ConfigMap", "Service", "Deployment"]
+    );
+    // Every object names its namespace (checkov's CKV_K8S_21).
+    for document in &documents {
+        assert_eq!(document["metadata"]["namespace"], "shop", "{document}");
+    }
 
     let deployment: Deployment = typed(&documents, "Deployment");
     assert_eq!(deployment.metadata.name.as_deref(), Some("shop"));
@@ -51,6 +59,12 @@ fn check_rendering(text: &str) {
         pod.image_pull_secrets.expect("pull secrets")[0].name,
         "ecr-pull"
     );
+    // No API token in a pod that calls no API; the image's own user, stated.
+    assert_eq!(pod.automount_service_account_token, Some(false));
+    let security = pod.security_context.as_ref().expect("pod security context");
+    assert_eq!(security.run_as_user, Some(65532));
+    assert_eq!(security.run_as_group, Some(65532));
+    assert_eq!(security.run_as_non_root, Some(true));
     let container = &pod.containers[0];
     assert_eq!(
         container.image.as_deref(),
@@ -88,6 +102,30 @@ fn check_rendering(text: &str) {
     let service_spec = service.spec.expect("service spec");
     assert_eq!(service_spec.selector.as_ref(), Some(&selector));
     assert_eq!(service_spec.ports.expect("ports")[0].port, 80);
+
+    // Traffic in to the application's port only, on the application's pods.
+    let policy: NetworkPolicy = typed(&documents, "NetworkPolicy");
+    let policy = policy.spec.expect("policy spec");
+    assert_eq!(
+        policy
+            .pod_selector
+            .as_ref()
+            .and_then(|pods| pods.match_labels.as_ref()),
+        Some(&selector)
+    );
+    assert_eq!(
+        policy.policy_types.as_deref(),
+        Some(&["Ingress".to_owned()][..])
+    );
+    let ingress = policy.ingress.expect("ingress rules");
+    assert_eq!(ingress.len(), 1);
+    assert_eq!(ingress[0].from, None);
+    let ports = ingress[0].ports.as_ref().expect("ports");
+    assert_eq!(ports.len(), 1);
+    assert_eq!(
+        ports[0].port,
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String("http".to_owned()))
+    );
 }
 
 #[test]
