@@ -49,6 +49,11 @@ pub fn render(context: &Context, storage: LockStorage) -> String {
         ("region", hcl::string(context.region())),
         ("encrypt", "true".to_owned()),
     ];
+    // With `encrypt` and no key, the backend asks S3 for AES256 on each object, not the bucket's
+    // SSE-KMS: the environment's key is named so that the state is encrypted with it.
+    if let Some(key) = context.kms_key_arn() {
+        settings.push(("kms_key_id", hcl::string(key)));
+    }
     match storage {
         LockStorage::Dynamodb => {
             settings.push(("dynamodb_table", hcl::string(&names.lock_table())))

@@ -43,6 +43,13 @@ impl Context {
         }
     }
 
+    /// The customer-managed KMS key of the environment (`kms_key_arn`), if it has one: the state
+    /// bucket, lock table, secret and ECR repository are encrypted with it instead of AWS-managed
+    /// keys.
+    pub fn kms_key_arn(&self) -> Option<&str> {
+        self.session.environment().kms_key_arn.as_deref()
+    }
+
     /// The environment's region.
     pub fn region(&self) -> &str {
         self.session.region()

@@ -500,9 +500,19 @@ async fn lock_table(context: &Context, blocks: &mut Blocks) -> Result<(), Export
         .sse_description()
         .and_then(|sse| sse.status())
         .is_some_and(|status| matches!(status.as_str(), "ENABLED" | "ENABLING" | "UPDATING"));
-    resource = resource.block(
-        Block::new("server_side_encryption", &[]).attribute("enabled", encrypted.to_string()),
-    );
+    let mut encryption =
+        Block::new("server_side_encryption", &[]).attribute("enabled", encrypted.to_string());
+    // The provider reads the AWS-managed key's ARN as empty (computed): a key is written only
+    // where the environment names its own.
+    if let (Some(_), Some(key)) = (
+        context.kms_key_arn(),
+        table
+            .sse_description()
+            .and_then(|sse| sse.kms_master_key_arn()),
+    ) {
+        encryption = encryption.string("kms_key_arn", key);
+    }
+    resource = resource.block(encryption);
     let recovery = backups
         .continuous_backups_description()
         .and_then(|description| description.point_in_time_recovery_description())

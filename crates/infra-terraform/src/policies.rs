@@ -220,7 +220,7 @@ pub fn infrastructure_permissions(context: &Context) -> Value {
         context.state_bucket_arn(),
         context.names.infra_lock_path()
     );
-    json!({
+    let mut policy = json!({
         "Version": "2012-10-17",
         "Statement": [
             {
@@ -310,7 +310,31 @@ pub fn infrastructure_permissions(context: &Context) -> Value {
                 "Resource": context.codebuild_project_arn()
             }
         ]
-    })
+    });
+    // The environment's key: the bucket, table, secret and repository are created and re-keyed
+    // with it, and DynamoDB, ECR and Secrets Manager hold it through grants, which the role may
+    // create for those services only.
+    if let (Some(key), Some(statements)) =
+        (context.kms_key_arn(), policy["Statement"].as_array_mut())
+    {
+        statements.push(json!({
+            "Sid": "EnvironmentKey",
+            "Effect": "Allow",
+            "Action": [
+                "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey",
+                "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:RetireGrant"
+            ],
+            "Resource": key
+        }));
+        statements.push(json!({
+            "Sid": "EnvironmentKeyGrants",
+            "Effect": "Allow",
+            "Action": ["kms:CreateGrant"],
+            "Resource": key,
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+        }));
+    }
+    policy
 }
 
 /// The CI role: the state object and its lock, ECR push, and image builds as `apps-sre build`
@@ -351,6 +375,16 @@ pub fn ci_permissions(context: &Context) -> Value {
         ]
     });
     if let Some(statements) = policy["Statement"].as_array_mut() {
+        // The state objects of a bucket encrypted with the environment's key: Terraform's S3
+        // backend with `kms_key_id` needs these three on it (its documentation).
+        if let Some(key) = context.kms_key_arn() {
+            statements.push(json!({
+                "Sid": "StateKey",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                "Resource": key
+            }));
+        }
         statements.extend(build_override_denies(&context.codebuild_project_arn()));
     }
     policy

@@ -135,6 +135,9 @@ pub struct Environment {
     /// Whether a plain `http://` endpoint is allowed (`plain_http = true`): without TLS the state
     /// bucket's TLS-only policy cannot be applied.
     pub plain_http: bool,
+    /// A customer-managed KMS key (its key ARN) for the state bucket, lock table, secret and ECR
+    /// repository, instead of the AWS-managed keys.
+    pub kms_key_arn: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -183,6 +186,8 @@ struct RawEnvironment {
     ca_bundle: Option<Spanned<String>>,
     #[serde(default)]
     plain_http: bool,
+    #[serde(default)]
+    kms_key_arn: Option<Spanned<String>>,
 }
 
 impl Config {
@@ -447,6 +452,19 @@ impl Checker<'_> {
             None => None,
         };
 
+        let kms_key_arn = match raw.kms_key_arn {
+            Some(key) => {
+                check_kms_key_arn(key.get_ref(), region.get_ref()).map_err(|reason| {
+                    self.error(
+                        key.span(),
+                        format!("{}: \"{}\" {reason}", field("kms_key_arn"), key.get_ref()),
+                    )
+                })?;
+                Some(key.into_inner())
+            }
+            None => None,
+        };
+
         let names = Names::new(
             project,
             env_name,
@@ -470,6 +488,7 @@ impl Checker<'_> {
             account_id,
             ca_bundle,
             plain_http: raw.plain_http,
+            kms_key_arn,
         })
     }
 }
@@ -490,6 +509,7 @@ fn embedded_local_environment(config: &Path) -> Environment {
         account_id: None,
         ca_bundle: Some(beside(config, Path::new(LOCAL_CA_BUNDLE))),
         plain_http: false,
+        kms_key_arn: None,
     }
 }
 
@@ -580,6 +600,39 @@ fn is_region(value: &str) -> bool {
             .all(|word| !word.is_empty() && word.chars().all(|c| c.is_ascii_lowercase()))
         && rest[0].len() == 2;
     number_ok && words_ok
+}
+
+/// A KMS key ARN (`arn:PARTITION:kms:REGION:ACCOUNT:key/ID`) in the environment's region: the
+/// only form an IAM policy can name (not an alias), and S3 takes only a key of the bucket's region.
+fn check_kms_key_arn(value: &str, region: &str) -> Result<(), String> {
+    let parts: Vec<&str> = value.splitn(6, ':').collect();
+    let [arn, partition, service, key_region, account, resource] = parts.as_slice() else {
+        return Err("is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)".to_owned());
+    };
+    let id = resource.strip_prefix("key/").unwrap_or_default();
+    let id_ok = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if *arn != "arn"
+        || !partition.starts_with("aws")
+        || *service != "kms"
+        || !is_account_id(account)
+    {
+        return Err("is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)".to_owned());
+    }
+    if resource.starts_with("alias/") {
+        return Err(
+            "is an alias: name the key's ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), which IAM policies can grant"
+                .to_owned(),
+        );
+    }
+    if !id_ok {
+        return Err("is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)".to_owned());
+    }
+    if *key_region != region {
+        return Err(format!(
+            "is in {key_region}, not in the environment's region {region}: the state bucket can only use a key of its own region"
+        ));
+    }
+    Ok(())
 }
 
 fn is_account_id(value: &str) -> bool {
@@ -725,6 +778,53 @@ account_id = "111122223333"
             })
             .collect();
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn a_kms_key_is_a_key_arn_of_the_environments_region() {
+        const KEY: &str =
+            "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let with = |value: &str| parse(&format!("{VALID}kms_key_arn = \"{value}\"\n"));
+        let config = with(KEY).expect("valid");
+        assert_eq!(
+            config
+                .environment("dev")
+                .expect("dev")
+                .kms_key_arn
+                .as_deref(),
+            Some(KEY)
+        );
+        assert_eq!(
+            config.environment("local").expect("local").kms_key_arn,
+            None
+        );
+        let cases = [
+            (
+                "arn:aws:kms:eu-west-1:111122223333:alias/state",
+                "is an alias: name the key's ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), which IAM policies can grant",
+            ),
+            (
+                "arn:aws:kms:us-east-1:111122223333:key/1234abcd",
+                "is in us-east-1, not in the environment's region eu-west-1: the state bucket can only use a key of its own region",
+            ),
+            (
+                "1234abcd-12ab-34cd-56ef-1234567890ab",
+                "is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)",
+            ),
+            (
+                "arn:aws:s3:eu-west-1:111122223333:key/1234abcd",
+                "is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)",
+            ),
+        ];
+        for (value, reason) in cases {
+            assert_eq!(
+                with(value).map(|_| ()),
+                Err(format!(
+                    "shopstack.toml:12:15: environments.dev.kms_key_arn: \"{value}\" {reason}"
+                )),
+                "{value}"
+            );
+        }
     }
 
     #[test]

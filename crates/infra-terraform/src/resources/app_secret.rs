@@ -17,6 +17,8 @@ use crate::resource::{
 
 const ACTIVE: &str = "active";
 const PENDING_DELETION: &str = "pending deletion";
+/// The key Secrets Manager encrypts with when none is named.
+const DEFAULT_KEY: &str = "aws/secretsmanager";
 
 /// The `<project>/<env>/app-config` secret.
 pub struct AppSecret {
@@ -38,6 +40,11 @@ impl AppSecret {
             "ShopStack application configuration of {} (a JSON object; set with `infra-terraform secret put`)",
             self.context.names.environment()
         )
+    }
+
+    /// The key the secret is encrypted with: the environment's, else Secrets Manager's own.
+    fn kms_key(&self) -> String {
+        self.context.kms_key_arn().unwrap_or(DEFAULT_KEY).to_owned()
     }
 
     fn tags(&self) -> Vec<Tag> {
@@ -66,6 +73,16 @@ impl AppSecret {
                     .update_secret()
                     .secret_id(&name)
                     .description(self.description())
+                    .send()
+                    .await
+                    .map_err(aws("SecretsManager", "UpdateSecret", &name))?;
+            }
+            "kms_key" => {
+                // An empty key ID goes back to aws/secretsmanager (UpdateSecret's reference).
+                secrets
+                    .update_secret()
+                    .secret_id(&name)
+                    .kms_key_id(self.context.kms_key_arn().unwrap_or_default())
                     .send()
                     .await
                     .map_err(aws("SecretsManager", "UpdateSecret", &name))?;
@@ -99,6 +116,7 @@ impl Resource for AppSecret {
         Attributes::from([
             ("state", ACTIVE.to_owned()),
             ("description", self.description()),
+            ("kms_key", self.kms_key()),
             ("tags", desired_tags(&self.context.names.tags())),
         ])
     }
@@ -142,6 +160,14 @@ impl Resource for AppSecret {
                     "description",
                     output.description().unwrap_or_default().to_owned(),
                 ),
+                (
+                    "kms_key",
+                    output
+                        .kms_key_id()
+                        .filter(|key| !key.is_empty())
+                        .unwrap_or(DEFAULT_KEY)
+                        .to_owned(),
+                ),
                 ("tags", tags_attribute(pairs(), &self.context.names.tags())),
             ]),
             managed: is_managed(pairs()),
@@ -156,6 +182,7 @@ impl Resource for AppSecret {
             .create_secret()
             .name(&name)
             .description(self.description())
+            .set_kms_key_id(self.context.kms_key_arn().map(str::to_owned))
             .set_tags(Some(self.tags()))
             .send()
             .await;

@@ -87,6 +87,11 @@ impl EcrRepository {
     }
 }
 
+/// The encryption attribute: the type, and the key of a KMS-encrypted repository.
+fn encryption_attribute(kind: &str, key: Option<&str>) -> String {
+    key.map_or_else(|| kind.to_owned(), |key| format!("{kind} {key}"))
+}
+
 #[async_trait]
 impl Resource for EcrRepository {
     fn address(&self) -> &'static str {
@@ -104,7 +109,13 @@ impl Resource for EcrRepository {
                 ImageTagMutability::Immutable.as_str().to_owned(),
             ),
             ("scan_on_push", "true".to_owned()),
-            ("encryption", EncryptionType::Aes256.as_str().to_owned()),
+            (
+                "encryption",
+                match self.context.kms_key_arn() {
+                    Some(key) => encryption_attribute(EncryptionType::Kms.as_str(), Some(key)),
+                    None => EncryptionType::Aes256.as_str().to_owned(),
+                },
+            ),
             (
                 "lifecycle_policy",
                 canonical(&ecr_lifecycle_policy().to_string()),
@@ -166,12 +177,15 @@ impl Resource for EcrRepository {
             .image_scanning_configuration()
             .is_some_and(ImageScanningConfiguration::scan_on_push)
             .to_string();
-        let encryption = repository
-            .encryption_configuration()
-            .map_or("AES256", |configuration| {
-                configuration.encryption_type().as_str()
-            })
-            .to_owned();
+        let encryption = repository.encryption_configuration().map_or_else(
+            || EncryptionType::Aes256.as_str().to_owned(),
+            |configuration| {
+                let kind = configuration.encryption_type();
+                let key = (kind == &EncryptionType::Kms)
+                    .then(|| configuration.kms_key().unwrap_or("aws/ecr"));
+                encryption_attribute(kind.as_str(), key)
+            },
+        );
         Ok(Some(Live {
             attributes: Attributes::from([
                 ("image_tag_mutability", mutability),
@@ -186,8 +200,14 @@ impl Resource for EcrRepository {
 
     async fn create(&self) -> Result<(), ResourceError> {
         let name = self.name();
+        // Fixed at creation (ECR has no call to change it): the environment's key, else AES256.
         let encryption = EncryptionConfiguration::builder()
-            .encryption_type(EncryptionType::Aes256)
+            .encryption_type(if self.context.kms_key_arn().is_some() {
+                EncryptionType::Kms
+            } else {
+                EncryptionType::Aes256
+            })
+            .set_kms_key(self.context.kms_key_arn().map(str::to_owned))
             .build()
             .map_err(|error| self.unexpected(error))?;
         let created = self

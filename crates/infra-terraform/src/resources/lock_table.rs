@@ -95,7 +95,7 @@ impl LockTable {
             .attribute_definitions(definition)
             .key_schema(key)
             .billing_mode(BillingMode::PayPerRequest)
-            .sse_specification(Self::sse_specification())
+            .sse_specification(self.sse_specification())
             .set_tags(Some(self.tags()?))
             .send()
             .await;
@@ -134,11 +134,18 @@ impl LockTable {
         .map_err(|error| self.unexpected(error))
     }
 
-    fn sse_specification() -> SseSpecification {
+    /// SSE with KMS: the environment's key when it names one, else the AWS-managed aws/dynamodb.
+    fn sse_specification(&self) -> SseSpecification {
         SseSpecification::builder()
             .enabled(true)
             .sse_type(SseType::Kms)
+            .set_kms_master_key_id(self.context.kms_key_arn().map(str::to_owned))
             .build()
+    }
+
+    /// The encryption attribute: the SSE type, and the key when the environment names one.
+    fn encryption_attribute(kind: &str, key: Option<&str>) -> String {
+        key.map_or_else(|| kind.to_owned(), |key| format!("{kind} {key}"))
     }
 
     async fn put(&self, attribute: &str) -> Result<(), ResourceError> {
@@ -158,7 +165,7 @@ impl LockTable {
                 dynamodb
                     .update_table()
                     .table_name(&table)
-                    .sse_specification(Self::sse_specification())
+                    .sse_specification(self.sse_specification())
                     .send()
                     .await
                     .map_err(aws("DynamoDB", "UpdateTable", &table))?;
@@ -212,7 +219,10 @@ impl Resource for LockTable {
                 "billing_mode",
                 BillingMode::PayPerRequest.as_str().to_owned(),
             ),
-            ("encryption", "KMS".to_owned()),
+            (
+                "encryption",
+                Self::encryption_attribute(SseType::Kms.as_str(), self.context.kms_key_arn()),
+            ),
             ("point_in_time_recovery", "ENABLED".to_owned()),
             ("tags", desired_tags(&self.context.names.tags())),
         ])
@@ -273,16 +283,21 @@ impl Resource for LockTable {
             .and_then(|summary| summary.billing_mode())
             .map_or("PROVISIONED", BillingMode::as_str)
             .to_owned();
-        let encryption = description
-            .sse_description()
-            .filter(|sse| {
-                sse.status().is_some_and(|status| {
-                    matches!(status.as_str(), "ENABLED" | "ENABLING" | "UPDATING")
-                })
+        let sse = description.sse_description().filter(|sse| {
+            sse.status().is_some_and(|status| {
+                matches!(status.as_str(), "ENABLED" | "ENABLING" | "UPDATING")
             })
+        });
+        let kind = sse
             .and_then(|sse| sse.sse_type())
-            .map_or("AWS owned key", SseType::as_str)
-            .to_owned();
+            .map_or("AWS owned key", SseType::as_str);
+        // DynamoDB reports the AWS-managed key's ARN too, which cannot be told from a customer
+        // key's without asking KMS: the key is compared only where the environment names one.
+        let key = self.context.kms_key_arn().map(|_| {
+            sse.and_then(|sse| sse.kms_master_key_arn())
+                .unwrap_or("no key")
+        });
+        let encryption = Self::encryption_attribute(kind, key);
         let point_in_time_recovery = backups
             .continuous_backups_description()
             .and_then(|description| description.point_in_time_recovery_description())

@@ -32,7 +32,17 @@ const ABORT_UPLOAD_DAYS: i32 = 7;
 /// The four public-access blocks, as the attribute shows them when all are on.
 const ALL_PUBLIC_ACCESS_BLOCKED: &str =
     "BlockPublicAcls, BlockPublicPolicy, IgnorePublicAcls, RestrictPublicBuckets";
-const KMS_WITH_BUCKET_KEY: &str = "aws:kms, bucket key";
+/// The encryption attribute: SSE-KMS, with the key when one is named, and the bucket key.
+fn encryption_attribute(algorithm: &str, key: Option<&str>, bucket_key: bool) -> String {
+    let mut text = algorithm.to_owned();
+    if let Some(key) = key {
+        text = format!("{text} {key}");
+    }
+    if bucket_key {
+        text.push_str(", bucket key");
+    }
+    text
+}
 
 /// The state bucket of the environment.
 pub struct StateBucket {
@@ -185,16 +195,14 @@ impl StateBucket {
                 let rule = output
                     .server_side_encryption_configuration()
                     .and_then(|configuration| configuration.rules().first());
-                let algorithm = rule
-                    .and_then(ServerSideEncryptionRule::apply_server_side_encryption_by_default)
-                    .map_or("none", |default| default.sse_algorithm().as_str());
+                let by_default = rule
+                    .and_then(ServerSideEncryptionRule::apply_server_side_encryption_by_default);
+                let algorithm =
+                    by_default.map_or("none", |default| default.sse_algorithm().as_str());
+                let key = by_default.and_then(ServerSideEncryptionByDefault::kms_master_key_id);
                 let bucket_key =
                     rule.and_then(ServerSideEncryptionRule::bucket_key_enabled) == Some(true);
-                Ok(Some(if bucket_key {
-                    format!("{algorithm}, bucket key")
-                } else {
-                    algorithm.to_owned()
-                }))
+                Ok(Some(encryption_attribute(algorithm, key, bucket_key)))
             }
             Err(error) => self.classify(
                 "GetBucketEncryption",
@@ -402,8 +410,10 @@ impl StateBucket {
                     .map_err(aws("S3", "PutBucketVersioning", &bucket))?;
             }
             "encryption" => {
+                // Without a key named, S3 uses the account's aws/s3 key.
                 let by_default = ServerSideEncryptionByDefault::builder()
                     .sse_algorithm(ServerSideEncryption::AwsKms)
+                    .set_kms_master_key_id(self.context.kms_key_arn().map(str::to_owned))
                     .build()
                     .map_err(|error| self.unexpected(error))?;
                 let rule = ServerSideEncryptionRule::builder()
@@ -582,7 +592,14 @@ impl Resource for StateBucket {
     fn desired(&self) -> Attributes {
         let mut attributes = Attributes::from([
             ("versioning", "Enabled".to_owned()),
-            ("encryption", KMS_WITH_BUCKET_KEY.to_owned()),
+            (
+                "encryption",
+                encryption_attribute(
+                    ServerSideEncryption::AwsKms.as_str(),
+                    self.context.kms_key_arn(),
+                    true,
+                ),
+            ),
             ("public_access_block", ALL_PUBLIC_ACCESS_BLOCKED.to_owned()),
             (
                 "object_ownership",

@@ -99,7 +99,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>, &'static str)> {
             "unknown environment key",
             format!("{HEAD}\n[environments.dev]\nregoin = \"eu-west-1\"\n"),
             vec![],
-            "error: shopstack.toml:8:1: environments.dev: unknown field `regoin`, expected one of `region`, `endpoint_url`, `account_id`, `ca_bundle`, `plain_http`",
+            "error: shopstack.toml:8:1: environments.dev: unknown field `regoin`, expected one of `region`, `endpoint_url`, `account_id`, `ca_bundle`, `plain_http`, `kms_key_arn`",
         ),
         (
             "names too long for AWS",

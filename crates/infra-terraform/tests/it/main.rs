@@ -8,6 +8,7 @@ mod enforcement;
 mod faults;
 mod identity;
 mod kills;
+mod kms;
 mod lock_support;
 mod locking;
 mod oidc;

@@ -33,43 +33,14 @@ fn outputs_are_read_live_and_a_missing_resource_is_named() {
     // What AWS reports of each resource.
     let (ci_role, infrastructure_role, codebuild_role, secret, repository) =
         stack.block_on(async {
-            let role = |name: String| {
-                let iam = stack.iam();
-                async move {
-                    iam.get_role()
-                        .role_name(name)
-                        .send()
-                        .await
-                        .expect("role")
-                        .role()
-                        .expect("role")
-                        .arn()
-                        .to_owned()
-                }
-            };
-            let secret = stack
-                .secrets()
-                .describe_secret()
-                .secret_id(names.app_secret())
-                .send()
-                .await
-                .expect("secret");
-            let repositories = stack
-                .ecr()
-                .describe_repositories()
-                .repository_names(names.ecr_repository())
-                .send()
-                .await
-                .expect("repository");
+            let secret = stack.secret(&names.app_secret()).await;
+            let repository = stack.repository(&names.ecr_repository()).await;
             (
-                role(names.ci_role()).await,
-                role(names.infrastructure_role()).await,
-                role(names.codebuild_role()).await,
+                stack.role_arn(&names.ci_role()).await,
+                stack.role_arn(&names.infrastructure_role()).await,
+                stack.role_arn(&names.codebuild_role()).await,
                 secret.arn().expect("ARN").to_owned(),
-                repositories.repositories()[0]
-                    .repository_uri()
-                    .expect("URI")
-                    .to_owned(),
+                repository.repository_uri().expect("URI").to_owned(),
             )
         });
     assert_eq!(

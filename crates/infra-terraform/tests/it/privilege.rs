@@ -1,22 +1,12 @@
 //! Least privilege without escalation: the CI role cannot start a build that runs anything but
 //! the project's own buildspec, and the CodeBuild role holds only what that buildspec uses.
 
-use crate::support::{Stack, assert_exit, policy};
+use crate::support::{Stack, assert_exit};
 use crate::{stderr, stdout};
 
 /// The inline policy of role `role` as IAM stores it.
 fn inline_policy(stack: &Stack, role: &str) -> serde_json::Value {
-    stack.block_on(async {
-        let stored = stack
-            .iam()
-            .get_role_policy()
-            .role_name(role)
-            .policy_name("shopstack")
-            .send()
-            .await
-            .expect("inline policy");
-        policy(stored.policy_document())
-    })
+    stack.block_on(stack.inline_policy(role))
 }
 
 fn put_inline_policy(stack: &Stack, role: &str, document: &serde_json::Value) {

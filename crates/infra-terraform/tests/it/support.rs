@@ -183,6 +183,56 @@ impl Stack {
         serde_json::from_slice(&body).expect("state JSON")
     }
 
+    /// Secret `name` as Secrets Manager describes it.
+    pub async fn secret(
+        &self,
+        name: &str,
+    ) -> aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput {
+        self.secrets()
+            .describe_secret()
+            .secret_id(name)
+            .send()
+            .await
+            .expect("secret")
+    }
+
+    /// ECR repository `name` as ECR describes it.
+    pub async fn repository(&self, name: &str) -> aws_sdk_ecr::types::Repository {
+        let output = self
+            .ecr()
+            .describe_repositories()
+            .repository_names(name)
+            .send()
+            .await
+            .expect("repository");
+        output.repositories()[0].clone()
+    }
+
+    /// The ARN of role `name` as IAM reports it.
+    pub async fn role_arn(&self, name: &str) -> String {
+        let output = self
+            .iam()
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+            .expect("role");
+        output.role().expect("role").arn().to_owned()
+    }
+
+    /// The inline policy of role `role` as IAM stores it, parsed.
+    pub async fn inline_policy(&self, role: &str) -> serde_json::Value {
+        let stored = self
+            .iam()
+            .get_role_policy()
+            .role_name(role)
+            .policy_name("shopstack")
+            .send()
+            .await
+            .expect("inline policy");
+        policy(stored.policy_document())
+    }
+
     /// The names of the account's roles, sorted, as IAM lists them.
     pub async fn role_names(&self) -> Vec<String> {
         let roles = self.iam().list_roles().send().await.expect("roles");

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::lock_support::{PromptingApply, Terraform, Watched, drift, infra_lock_id, lock_item};
-use crate::support::{Stack, assert_exit};
+use crate::support::{REGION, Stack, assert_exit};
 use crate::{stderr, stdout};
 
 /// `terraform init` (no colour, no questions) and its success.
@@ -121,10 +121,34 @@ fn terraform_uses_the_backend_and_either_tool_clears_the_others_lock() {
 
 #[test]
 fn terraform_imports_every_exported_resource_without_a_difference() {
+    imports_without_a_difference(None);
+}
+
+#[test]
+fn terraform_imports_an_environment_with_its_own_key_without_a_difference() {
+    imports_without_a_difference(Some("1234abcd-12ab-34cd-56ef-1234567890ab"));
+}
+
+/// Applies an environment (with a KMS key of `key_id`, when given), exports it, and has
+/// Terraform import it: nothing to add or change, then nothing to do.
+fn imports_without_a_difference(key_id: Option<&str>) {
     let Some(terraform) = Terraform::find() else {
         return;
     };
     let stack = Stack::new();
+    if let Some(id) = key_id {
+        // The `[environments.local]` table is the file's last.
+        let config = stack.project.config();
+        let text = std::fs::read_to_string(&config).expect("shopstack.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "{text}kms_key_arn = \"arn:aws:kms:{REGION}:{}:key/{id}\"\n",
+                stack.account.id
+            ),
+        )
+        .expect("write");
+    }
     assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
     let exported = stack.run(&["export-terraform", "--out", "exported"]);
     assert_exit(&exported, 0);

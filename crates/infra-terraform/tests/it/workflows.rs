@@ -31,22 +31,6 @@ fn yaml(path: &Path) -> Value {
     serde_saphyr::from_str(&text).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
 }
 
-fn role_arn(stack: &Stack, role: String) -> String {
-    stack.block_on(async {
-        stack
-            .iam()
-            .get_role()
-            .role_name(role)
-            .send()
-            .await
-            .expect("role")
-            .role()
-            .expect("role")
-            .arn()
-            .to_owned()
-    })
-}
-
 #[test]
 fn the_workflows_assume_the_roles_iam_reports_and_pass_the_schema_and_zizmor() {
     let stack = Stack::new();
@@ -84,9 +68,13 @@ fn the_workflows_assume_the_roles_iam_reports_and_pass_the_schema_and_zizmor() {
         (
             &infrastructure,
             "apply",
-            role_arn(&stack, names.infrastructure_role()),
+            stack.block_on(stack.role_arn(&names.infrastructure_role())),
         ),
-        (&image, "build", role_arn(&stack, names.ci_role())),
+        (
+            &image,
+            "build",
+            stack.block_on(stack.role_arn(&names.ci_role())),
+        ),
     ] {
         // On pushes to the trusted branch only, with no permission but the job's own.
         assert_eq!(workflow["on"], json!({"push": {"branches": ["main"]}}));
