@@ -837,7 +837,8 @@ async fn codebuild_project(context: &Context, blocks: &mut Blocks) -> Result<(),
         }
         resource = resource.block(block);
     }
-    let (cloudwatch, s3) = CodeBuildProject::effective_logs(project);
+    let (cloudwatch, s3) =
+        CodeBuildProject::effective_logs(project, &context.names.codebuild_log_group());
     let status = |on: bool| if on { "ENABLED" } else { "DISABLED" };
     let mut cloudwatch_logs =
         Block::new("cloudwatch_logs", &[]).string("status", status(cloudwatch.is_some()));

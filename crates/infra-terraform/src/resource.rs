@@ -148,6 +148,12 @@ pub fn tags_attribute<'a>(
     }
 }
 
+/// An encryption attribute as plans show it: the kind (`KMS`, `aws:kms`, `AES256`), then the key
+/// when one is named.
+pub fn encryption_attribute(kind: &str, key: Option<&str>) -> String {
+    key.map_or_else(|| kind.to_owned(), |key| format!("{kind} {key}"))
+}
+
 /// The desired `tags` attribute.
 pub fn desired_tags(ours: &[(&'static str, String)]) -> String {
     tags_attribute(ours.iter().map(|(key, value)| (*key, value.as_str())), ours)

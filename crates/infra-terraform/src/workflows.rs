@@ -149,14 +149,56 @@ jobs:
     )
 }
 
+/// What sets one workflow apart from the other.
+struct Shape<'a> {
+    /// `infrastructure` or `image`: in its file, workflow and concurrency group names.
+    kind: &'static str,
+    /// The repository it belongs in.
+    repository: &'a str,
+    /// What it does, for its header.
+    what: String,
+    /// The job's key, title and timeout.
+    job: &'static str,
+    title: String,
+    minutes: u32,
+    /// The role it assumes, by name and ARN.
+    role_name: &'static str,
+    role_arn: &'a str,
+    /// Its own steps, after the checkout and the role.
+    steps: String,
+}
+
+/// A workflow of `shape`: header, trigger and job, the common first steps, then its own.
+fn assemble(inputs: &Inputs, shape: Shape<'_>) -> Workflow {
+    let environment = &inputs.environment;
+    let kind = shape.kind;
+    let file_name = format!("{kind}-{environment}.yml");
+    let text = format!(
+        "{}\n{}{}{}",
+        header(inputs, shape.repository, &file_name, &shape.what),
+        job(
+            inputs,
+            &format!("{kind}-{environment}"),
+            shape.job,
+            &shape.title,
+            shape.minutes,
+            &format!("{}-{kind}-{environment}", inputs.project),
+        ),
+        first_steps(shape.role_name, shape.role_arn, &inputs.region),
+        shape.steps,
+    );
+    Workflow {
+        file_name,
+        repository: shape.repository.to_owned(),
+        text,
+    }
+}
+
 /// The infrastructure workflow: plan, and apply when the plan has changes.
 fn infrastructure(inputs: &Inputs) -> Workflow {
     let environment = &inputs.environment;
-    let file_name = format!("infrastructure-{environment}.yml");
-    let repository = inputs.infrastructure_repository.clone();
-    let text = format!(
-        "{header}
-{job}{steps}
+    let steps = format!(
+        "
       - name: Build infra-terraform
         run: cargo build --locked --release -p infra-terraform
 
@@ -175,44 +217,31 @@ fn infrastructure(inputs: &Inputs) -> Workflow {
       - name: Apply
         if: steps.plan.outputs.changes == 'true'
         run: ./target/release/infra-terraform --env {environment} apply --auto-approve
-",
-        header = header(
-            inputs,
-            &repository,
-            &file_name,
-            &format!(
+"
+    );
+    assemble(
+        inputs,
+        Shape {
+            kind: "infrastructure",
+            repository: &inputs.infrastructure_repository,
+            what: format!(
                 "Plans the {environment} environment and, when the plan has changes, applies it."
             ),
-        ),
-        job = job(
-            inputs,
-            &format!("infrastructure-{environment}"),
-            "apply",
-            &format!("Plan and apply {environment}"),
-            60,
-            &format!("{}-infrastructure-{environment}", inputs.project),
-        ),
-        steps = first_steps(
-            "infrastructure",
-            &inputs.infrastructure_role_arn,
-            &inputs.region
-        ),
-    );
-    Workflow {
-        file_name,
-        repository,
-        text,
-    }
+            job: "apply",
+            title: format!("Plan and apply {environment}"),
+            minutes: 60,
+            role_name: "infrastructure",
+            role_arn: &inputs.infrastructure_role_arn,
+            steps,
+        },
+    )
 }
 
 /// The image workflow: build in CodeBuild, tagged with the commit.
 fn image(inputs: &Inputs) -> Workflow {
     let environment = &inputs.environment;
-    let file_name = format!("image-{environment}.yml");
-    let repository = inputs.image_repository.clone();
-    let text = format!(
-        "{header}
-{job}{steps}
+    let steps = format!(
+        "
       - name: Build apps-sre
         run: cargo build --locked --release -p apps-sre
 
@@ -220,31 +249,25 @@ fn image(inputs: &Inputs) -> Workflow {
       # pushed (a re-run) is left as it is: the repository's tags are immutable.
       - name: Build and push the image
         run: ./target/release/apps-sre --env {environment} build --skip-existing
-",
-        header = header(
-            inputs,
-            &repository,
-            &file_name,
-            &format!(
+"
+    );
+    assemble(
+        inputs,
+        Shape {
+            kind: "image",
+            repository: &inputs.image_repository,
+            what: format!(
                 "Builds the application image in CodeBuild and pushes it to the {environment} ECR\n# repository, tagged with the commit."
             ),
-        ),
-        // Longer than `apps-sre build`'s own wait for the build (60 minutes).
-        job = job(
-            inputs,
-            &format!("image-{environment}"),
-            "build",
-            &format!("Build the {environment} image"),
-            90,
-            &format!("{}-image-{environment}", inputs.project),
-        ),
-        steps = first_steps("CI", &inputs.ci_role_arn, &inputs.region),
-    );
-    Workflow {
-        file_name,
-        repository,
-        text,
-    }
+            job: "build",
+            title: format!("Build the {environment} image"),
+            // Longer than `apps-sre build`'s own wait for the build (60 minutes).
+            minutes: 90,
+            role_name: "CI",
+            role_arn: &inputs.ci_role_arn,
+            steps,
+        },
+    )
 }
 
 /// Both workflows, infrastructure first.

@@ -137,10 +137,14 @@ impl CodeBuildProject {
     }
 
     /// What a project's logs configuration amounts to, with AWS's documented defaults for what
-    /// it leaves out (CloudWatch Logs on, in `/aws/codebuild/<project>`; S3 off): a project
-    /// created without one reads as one that states those defaults.
-    pub fn effective_logs(project: &Project) -> (Option<String>, Option<String>) {
-        let default_group = || format!("/aws/codebuild/{}", project.name().unwrap_or_default());
+    /// it leaves out (CloudWatch Logs on, in `/aws/codebuild/<project>`, which is
+    /// `default_group`; S3 off): a project created without one reads as one that states those
+    /// defaults.
+    pub fn effective_logs(
+        project: &Project,
+        default_group: &str,
+    ) -> (Option<String>, Option<String>) {
+        let default_group = || default_group.to_owned();
         let logs = project.logs_config();
         let cloudwatch = match logs.and_then(LogsConfig::cloud_watch_logs) {
             Some(config) if config.status() == &LogsConfigStatusType::Disabled => None,
@@ -223,7 +227,8 @@ impl CodeBuildProject {
                 .iter()
                 .filter_map(|tag| Some((tag.key()?, tag.value()?)))
         };
-        let (cloudwatch, s3) = Self::effective_logs(project);
+        let (cloudwatch, s3) =
+            Self::effective_logs(project, &self.context.names.codebuild_log_group());
         Attributes::from([
             ("source", source),
             ("environment", environment_attribute),
@@ -398,6 +403,7 @@ mod tests {
 
     #[test]
     fn logs_left_out_read_as_awss_defaults_and_a_disabled_group_as_off() {
+        const GROUP: &str = "/aws/codebuild/shop-dev-image-build";
         let project = |logs: Option<LogsConfig>| {
             Project::builder()
                 .name("shop-dev-image-build")
@@ -405,7 +411,7 @@ mod tests {
                 .build()
         };
         assert_eq!(
-            CodeBuildProject::effective_logs(&project(None)),
+            CodeBuildProject::effective_logs(&project(None), GROUP),
             (Some("/aws/codebuild/shop-dev-image-build".to_owned()), None)
         );
         let configured = |status: LogsConfigStatusType, s3: Option<&str>| {
@@ -431,17 +437,20 @@ mod tests {
             )
         };
         assert_eq!(
-            CodeBuildProject::effective_logs(&project(configured(
-                LogsConfigStatusType::Enabled,
-                None
-            ))),
+            CodeBuildProject::effective_logs(
+                &project(configured(LogsConfigStatusType::Enabled, None)),
+                GROUP
+            ),
             (Some("builds".to_owned()), None)
         );
         assert_eq!(
-            CodeBuildProject::effective_logs(&project(configured(
-                LogsConfigStatusType::Disabled,
-                Some("logs-bucket/builds")
-            ))),
+            CodeBuildProject::effective_logs(
+                &project(configured(
+                    LogsConfigStatusType::Disabled,
+                    Some("logs-bucket/builds")
+                )),
+                GROUP
+            ),
             (None, Some("logs-bucket/builds".to_owned()))
         );
     }

@@ -15,8 +15,8 @@ use futures::future::try_join_all;
 use crate::context::Context;
 use crate::policies::{canonical, ecr_lifecycle_policy};
 use crate::resource::{
-    Attributes, DestroyOptions, Live, Resource, ResourceError, aws, desired_tags, is_managed,
-    sdk_tags, tags_attribute,
+    Attributes, DestroyOptions, Live, Resource, ResourceError, aws, desired_tags,
+    encryption_attribute, is_managed, sdk_tags, tags_attribute,
 };
 
 /// The environment's image repository.
@@ -85,11 +85,6 @@ impl EcrRepository {
         }
         Ok(())
     }
-}
-
-/// The encryption attribute: the type, and the key of a KMS-encrypted repository.
-fn encryption_attribute(kind: &str, key: Option<&str>) -> String {
-    key.map_or_else(|| kind.to_owned(), |key| format!("{kind} {key}"))
 }
 
 #[async_trait]

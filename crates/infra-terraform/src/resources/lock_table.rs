@@ -16,8 +16,8 @@ use futures::future::try_join_all;
 
 use crate::context::Context;
 use crate::resource::{
-    Attributes, DestroyOptions, Live, Resource, ResourceError, aws, desired_tags, is_managed,
-    sdk_tags, tags_attribute,
+    Attributes, DestroyOptions, Live, Resource, ResourceError, aws, desired_tags,
+    encryption_attribute, is_managed, sdk_tags, tags_attribute,
 };
 use crate::retry;
 
@@ -143,11 +143,6 @@ impl LockTable {
             .build()
     }
 
-    /// The encryption attribute: the SSE type, and the key when the environment names one.
-    fn encryption_attribute(kind: &str, key: Option<&str>) -> String {
-        key.map_or_else(|| kind.to_owned(), |key| format!("{kind} {key}"))
-    }
-
     async fn put(&self, attribute: &str) -> Result<(), ResourceError> {
         let dynamodb = &self.context.dynamodb;
         let table = self.table();
@@ -221,7 +216,7 @@ impl Resource for LockTable {
             ),
             (
                 "encryption",
-                Self::encryption_attribute(SseType::Kms.as_str(), self.context.kms_key_arn()),
+                encryption_attribute(SseType::Kms.as_str(), self.context.kms_key_arn()),
             ),
             ("point_in_time_recovery", "ENABLED".to_owned()),
             ("tags", desired_tags(&self.context.names.tags())),
@@ -297,7 +292,7 @@ impl Resource for LockTable {
             sse.and_then(|sse| sse.kms_master_key_arn())
                 .unwrap_or("no key")
         });
-        let encryption = Self::encryption_attribute(kind, key);
+        let encryption = encryption_attribute(kind, key);
         let point_in_time_recovery = backups
             .continuous_backups_description()
             .and_then(|description| description.point_in_time_recovery_description())

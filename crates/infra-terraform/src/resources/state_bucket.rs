@@ -20,8 +20,8 @@ use shopstack_core::error_chain::aws_error_code;
 use crate::context::Context;
 use crate::policies::{canonical, tls_only_bucket_policy};
 use crate::resource::{
-    Attributes, DestroyOptions, Live, Resource, ResourceError, aws, desired_tags, is_managed,
-    sdk_tags, tags_attribute,
+    Attributes, DestroyOptions, Live, Resource, ResourceError, aws, desired_tags,
+    encryption_attribute, is_managed, sdk_tags, tags_attribute,
 };
 use crate::retry;
 
@@ -33,15 +33,13 @@ const ABORT_UPLOAD_DAYS: i32 = 7;
 const ALL_PUBLIC_ACCESS_BLOCKED: &str =
     "BlockPublicAcls, BlockPublicPolicy, IgnorePublicAcls, RestrictPublicBuckets";
 /// The encryption attribute: SSE-KMS, with the key when one is named, and the bucket key.
-fn encryption_attribute(algorithm: &str, key: Option<&str>, bucket_key: bool) -> String {
-    let mut text = algorithm.to_owned();
-    if let Some(key) = key {
-        text = format!("{text} {key}");
-    }
+fn bucket_encryption(algorithm: &str, key: Option<&str>, bucket_key: bool) -> String {
+    let text = encryption_attribute(algorithm, key);
     if bucket_key {
-        text.push_str(", bucket key");
+        format!("{text}, bucket key")
+    } else {
+        text
     }
-    text
 }
 
 /// The state bucket of the environment.
@@ -202,7 +200,7 @@ impl StateBucket {
                 let key = by_default.and_then(ServerSideEncryptionByDefault::kms_master_key_id);
                 let bucket_key =
                     rule.and_then(ServerSideEncryptionRule::bucket_key_enabled) == Some(true);
-                Ok(Some(encryption_attribute(algorithm, key, bucket_key)))
+                Ok(Some(bucket_encryption(algorithm, key, bucket_key)))
             }
             Err(error) => self.classify(
                 "GetBucketEncryption",
@@ -594,7 +592,7 @@ impl Resource for StateBucket {
             ("versioning", "Enabled".to_owned()),
             (
                 "encryption",
-                encryption_attribute(
+                bucket_encryption(
                     ServerSideEncryption::AwsKms.as_str(),
                     self.context.kms_key_arn(),
                     true,

@@ -3,24 +3,8 @@
 
 use serde_json::Value;
 
-use crate::support::{REGION, Stack, assert_exit};
+use crate::support::{Stack, assert_exit};
 use crate::{stderr, stdout};
-
-fn key_arn(stack: &Stack, id: &str) -> String {
-    format!("arn:aws:kms:{REGION}:{}:key/{id}", stack.account.id)
-}
-
-fn use_key(stack: &Stack, key: &str) {
-    let config = stack.project.config();
-    let text = std::fs::read_to_string(&config).expect("shopstack.toml");
-    let text: String = text
-        .lines()
-        .filter(|line| !line.starts_with("kms_key_arn"))
-        .map(|line| format!("{line}\n"))
-        .collect();
-    // The `[environments.local]` table is the file's last.
-    std::fs::write(&config, format!("{text}kms_key_arn = \"{key}\"\n")).expect("write");
-}
 
 fn statement<'a>(document: &'a Value, sid: &str) -> &'a Value {
     document["Statement"]
@@ -34,8 +18,8 @@ fn statement<'a>(document: &'a Value, sid: &str) -> &'a Value {
 fn the_environments_key_encrypts_the_bucket_table_secret_and_repository() {
     let stack = Stack::new();
     let names = stack.names("local");
-    let key = key_arn(&stack, "1234abcd-12ab-34cd-56ef-1234567890ab");
-    use_key(&stack, &key);
+    let key = stack.kms_key_arn("1234abcd-12ab-34cd-56ef-1234567890ab");
+    stack.use_kms_key(&key);
     assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
 
     let (bucket_key, table_key, secret_key, repository, ci, infrastructure) =
@@ -124,8 +108,8 @@ fn the_environments_key_encrypts_the_bucket_table_secret_and_repository() {
 
     // Another key: the bucket and the secret change in place; the repository cannot (ECR fixes
     // its encryption at creation), so apply refuses before changing anything.
-    let other = key_arn(&stack, "5678efgh-56ef-78gh-90ij-5678901234cd");
-    use_key(&stack, &other);
+    let other = stack.kms_key_arn("5678efgh-56ef-78gh-90ij-5678901234cd");
+    stack.use_kms_key(&other);
     let plan = stack.run(&["plan", "--json", "--detailed-exitcode"]);
     assert_exit(&plan, 2);
     let plan: Value = serde_json::from_slice(&plan.stdout).expect("plan JSON");

@@ -95,6 +95,24 @@ impl Stack {
         command
     }
 
+    /// The ARN of a KMS key `id` of this account in the test region.
+    pub fn kms_key_arn(&self, id: &str) -> String {
+        format!("arn:aws:kms:{REGION}:{}:key/{id}", self.account.id)
+    }
+
+    /// Makes `key` the `local` environment's `kms_key_arn`, replacing any before it.
+    pub fn use_kms_key(&self, key: &str) {
+        let config = self.project.config();
+        let text = std::fs::read_to_string(&config).expect("shopstack.toml");
+        let text: String = text
+            .lines()
+            .filter(|line| !line.starts_with("kms_key_arn"))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        // The `[environments.local]` table is the file's last.
+        std::fs::write(&config, format!("{text}kms_key_arn = \"{key}\"\n")).expect("write");
+    }
+
     /// Resource names of `environment`.
     pub fn names(&self, environment: &str) -> Names {
         Names::new(&self.project.name, environment, &self.account.id)

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::lock_support::{PromptingApply, Terraform, Watched, drift, infra_lock_id, lock_item};
-use crate::support::{REGION, Stack, assert_exit};
+use crate::support::{Stack, assert_exit};
 use crate::{stderr, stdout};
 
 /// `terraform init` (no colour, no questions) and its success.
@@ -137,17 +137,7 @@ fn imports_without_a_difference(key_id: Option<&str>) {
     };
     let stack = Stack::new();
     if let Some(id) = key_id {
-        // The `[environments.local]` table is the file's last.
-        let config = stack.project.config();
-        let text = std::fs::read_to_string(&config).expect("shopstack.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "{text}kms_key_arn = \"arn:aws:kms:{REGION}:{}:key/{id}\"\n",
-                stack.account.id
-            ),
-        )
-        .expect("write");
+        stack.use_kms_key(&stack.kms_key_arn(id));
     }
     assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
     let exported = stack.run(&["export-terraform", "--out", "exported"]);
