@@ -16,4 +16,5 @@ pub mod resources;
 pub mod retry;
 pub mod secret_value;
 pub mod signals;
+pub mod terraform_form;
 pub mod workflows;

@@ -17,7 +17,8 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, TableStatus};
 use aws_sdk_s3::primitives::ByteStream;
 use serde::{Deserialize, Serialize};
-use shopstack_core::error_chain::{aws_error_code, aws_error_message};
+use shopstack_core::error_chain::aws_error_code;
+use shopstack_core::{AwsCallError, aws_call};
 use thiserror::Error;
 
 use crate::context::Context;
@@ -158,35 +159,8 @@ pub enum LockError {
     )]
     NoSuchLock(String),
     /// An AWS call failed.
-    #[error("{service} {operation} on {target}: {message}")]
-    Aws {
-        /// e.g. `DynamoDB`.
-        service: &'static str,
-        /// e.g. `PutItem`.
-        operation: &'static str,
-        /// The table, item or object.
-        target: String,
-        /// `Code: message`, or the transport error.
-        message: String,
-    },
-}
-
-fn aws<E, R>(
-    service: &'static str,
-    operation: &'static str,
-    target: &str,
-) -> impl FnOnce(SdkError<E, R>) -> LockError
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
-{
-    let target = target.to_owned();
-    move |error| LockError::Aws {
-        service,
-        operation,
-        target,
-        message: aws_error_message(&error),
-    }
+    #[error(transparent)]
+    Aws(#[from] AwsCallError),
 }
 
 /// Whether an S3 error says the bucket or the key does not exist.
@@ -259,7 +233,7 @@ impl LockStore {
             {
                 Ok(false)
             }
-            Err(error) => Err(aws("DynamoDB", "DescribeTable", &self.table)(error)),
+            Err(error) => Err(aws_call("DynamoDB", "DescribeTable", &self.table)(error).into()),
         }
     }
 
@@ -273,7 +247,7 @@ impl LockStore {
             {
                 Ok(false)
             }
-            Err(error) => Err(aws("S3", "HeadBucket", &self.bucket)(error)),
+            Err(error) => Err(aws_call("S3", "HeadBucket", &self.bucket)(error).into()),
         }
     }
 
@@ -313,7 +287,7 @@ impl LockStore {
                     }),
                 }
             }
-            Err(error) => Err(aws("DynamoDB", "PutItem", &info.path)(error)),
+            Err(error) => Err(aws_call("DynamoDB", "PutItem", &info.path)(error).into()),
         }
     }
 
@@ -330,7 +304,7 @@ impl LockStore {
         let output = match output {
             Ok(output) => output,
             Err(error) if is_missing_table(&error) => return Ok(None),
-            Err(error) => return Err(aws("DynamoDB", "GetItem", lock_id)(error)),
+            Err(error) => return Err(aws_call("DynamoDB", "GetItem", lock_id)(error).into()),
         };
         let Some(item) = output.item else {
             return Ok(None);
@@ -377,7 +351,7 @@ impl LockStore {
             {
                 Ok(false)
             }
-            Err(error) => Err(aws("DynamoDB", "DeleteItem", lock_id)(error)),
+            Err(error) => Err(aws_call("DynamoDB", "DeleteItem", lock_id)(error).into()),
         }
     }
 
@@ -422,7 +396,7 @@ impl LockStore {
                     holder: Box::new(holder),
                 })
             }
-            Err(error) => Err(aws("S3", "PutObject", key)(error)),
+            Err(error) => Err(aws_call("S3", "PutObject", key)(error).into()),
         }
     }
 
@@ -438,19 +412,14 @@ impl LockStore {
         {
             Ok(output) => output,
             Err(error) if s3_absent(&error) => return Ok(None),
-            Err(error) => return Err(aws("S3", "GetObject", key)(error)),
+            Err(error) => return Err(aws_call("S3", "GetObject", key)(error).into()),
         };
         let version = output.version_id().map(str::to_owned);
         let body = output
             .body
             .collect()
             .await
-            .map_err(|error| LockError::Aws {
-                service: "S3",
-                operation: "GetObject",
-                target: key.to_owned(),
-                message: error.to_string(),
-            })?
+            .map_err(|error| AwsCallError::other("S3", "GetObject", key, &error))?
             .into_bytes();
         let info = parse(key, &String::from_utf8_lossy(&body))?;
         Ok(Some((info, version)))
@@ -476,7 +445,7 @@ impl LockStore {
         {
             Ok(_) => Ok(true),
             Err(error) if s3_absent(&error) => Ok(false),
-            Err(error) => Err(aws("S3", "DeleteObject", key)(error)),
+            Err(error) => Err(aws_call("S3", "DeleteObject", key)(error).into()),
         }
     }
 
@@ -502,7 +471,7 @@ impl LockStore {
             let page = match page {
                 Ok(page) => page,
                 Err(error) if is_missing_table(&error) => return Ok(Vec::new()),
-                Err(error) => return Err(aws("DynamoDB", "Scan", &self.table)(error)),
+                Err(error) => return Err(aws_call("DynamoDB", "Scan", &self.table)(error).into()),
             };
             for item in page.items() {
                 // Terraform's `<bucket>/<key>-md5` digest items carry `Digest`, not `Info`.
@@ -533,7 +502,9 @@ impl LockStore {
             let page = match page {
                 Ok(page) => page,
                 Err(error) if s3_absent(&error) => return Ok(Vec::new()),
-                Err(error) => return Err(aws("S3", "ListObjectsV2", &self.bucket)(error)),
+                Err(error) => {
+                    return Err(aws_call("S3", "ListObjectsV2", &self.bucket)(error).into());
+                }
             };
             keys.extend(
                 page.contents()

@@ -1,21 +1,51 @@
 //! The one trait every resource kind implements: read, diff (against `desired`), apply, destroy.
 
+use std::any::Any;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
+use shopstack_core::AwsCallError;
 use shopstack_core::names::MANAGED_BY;
 use thiserror::Error;
+
+use crate::terraform_form::Importable;
 
 /// Attribute name → value as shown to people; the unit of diffing.
 pub type Attributes = BTreeMap<&'static str, String>;
 
 /// A resource as AWS reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Live {
     /// Attribute values, named as in [`Resource::desired`].
     pub attributes: Attributes,
     /// Whether it carries `ManagedBy=shopstack`, i.e. ShopStack created it.
     pub managed: bool,
+    /// What AWS answered, in the resource's own types, for its [`Resource::terraform`] form.
+    pub answers: Answers,
+}
+
+/// The answers a resource's read received, kept beside the attributes made from them; only the
+/// resource that read them knows their type.
+#[derive(Clone)]
+pub struct Answers(Arc<dyn Any + Send + Sync>);
+
+impl Answers {
+    /// Keeps `answers`.
+    pub fn new<T: Any + Send + Sync>(answers: T) -> Self {
+        Self(Arc::new(answers))
+    }
+
+    /// The answers, when they are a `T`.
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.0.downcast_ref()
+    }
+}
+
+impl std::fmt::Debug for Answers {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Answers(..)")
+    }
 }
 
 /// Options of `destroy`.
@@ -31,17 +61,8 @@ pub struct DestroyOptions {
 #[derive(Debug, Error)]
 pub enum ResourceError {
     /// An AWS call failed (after the SDK's retries).
-    #[error("{service} {operation} on {resource}: {message}")]
-    Aws {
-        /// e.g. `S3`.
-        service: &'static str,
-        /// e.g. `PutBucketVersioning`.
-        operation: &'static str,
-        /// The resource's name.
-        resource: String,
-        /// `Code: message`, or the transport error.
-        message: String,
-    },
+    #[error(transparent)]
+    Aws(#[from] AwsCallError),
     /// The state bucket exists in another region than the environment's.
     #[error("state bucket {bucket} lives in region {region}, the environment says {configured}")]
     WrongRegion {
@@ -106,6 +127,11 @@ pub trait Resource: Send + Sync {
     }
     /// Deletes it.
     async fn delete(&self, options: &DestroyOptions) -> Result<(), ResourceError>;
+    /// Terraform's type of it, e.g. `aws_s3_bucket`: how `export-terraform` names it missing.
+    fn terraform_type(&self) -> &'static str;
+    /// Its Terraform form, made from what [`Resource::read`] observed: the resource blocks,
+    /// each with the id Terraform imports it by.
+    fn terraform(&self, live: &Live) -> Vec<Importable>;
     /// Findings beyond attribute drift, e.g. wildcards in a live policy.
     fn audit(&self, _live: &Live) -> Vec<String> {
         Vec::new()
@@ -172,25 +198,6 @@ pub fn sdk_tags<T, E>(
 /// Whether live tags mark the resource as created by ShopStack.
 pub fn is_managed<'a>(mut tags: impl Iterator<Item = (&'a str, &'a str)>) -> bool {
     tags.any(|(key, value)| key == "ManagedBy" && value == MANAGED_BY)
-}
-
-/// Maps an SDK error into [`ResourceError::Aws`].
-pub fn aws<E, R>(
-    service: &'static str,
-    operation: &'static str,
-    resource: &str,
-) -> impl FnOnce(aws_sdk_iam::error::SdkError<E, R>) -> ResourceError
-where
-    E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
-{
-    let resource = resource.to_owned();
-    move |error| ResourceError::Aws {
-        service,
-        operation,
-        resource,
-        message: shopstack_core::error_chain::aws_error_message(&error),
-    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Shared ground of the ShopStack crates: configuration, naming, AWS session, plans, exit codes.
 
+pub mod aws_call;
 pub mod aws_rules;
 pub mod cli;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod secret;
 pub mod session;
 pub mod tls;
 
+pub use aws_call::{AwsCallError, aws_call};
 pub use config::{Config, ConfigError, Environment};
 pub use exit::Exit;
 pub use names::Names;

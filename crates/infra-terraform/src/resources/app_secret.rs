@@ -5,15 +5,21 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::error::SdkError;
 use aws_sdk_secretsmanager::operation::create_secret::CreateSecretError;
-use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretError;
+use aws_sdk_secretsmanager::operation::describe_secret::{
+    DescribeSecretError, DescribeSecretOutput,
+};
 use aws_sdk_secretsmanager::types::Tag;
 use futures::future::try_join_all;
 
+use shopstack_core::aws_call;
+
 use crate::context::Context;
+use crate::hcl::Block;
 use crate::resource::{
-    Attributes, DestroyOptions, Live, Resource, ResourceError, aws, desired_tags, is_managed,
+    Answers, Attributes, DestroyOptions, Live, Resource, ResourceError, desired_tags, is_managed,
     tags_attribute,
 };
+use crate::terraform_form::{Importable, with_tags};
 
 const ACTIVE: &str = "active";
 const PENDING_DELETION: &str = "pending deletion";
@@ -66,7 +72,7 @@ impl AppSecret {
                     .secret_id(&name)
                     .send()
                     .await
-                    .map_err(aws("SecretsManager", "RestoreSecret", &name))?;
+                    .map_err(aws_call("SecretsManager", "RestoreSecret", &name))?;
             }
             "description" => {
                 secrets
@@ -75,7 +81,7 @@ impl AppSecret {
                     .description(self.description())
                     .send()
                     .await
-                    .map_err(aws("SecretsManager", "UpdateSecret", &name))?;
+                    .map_err(aws_call("SecretsManager", "UpdateSecret", &name))?;
             }
             "kms_key" => {
                 // An empty key ID goes back to aws/secretsmanager (UpdateSecret's reference).
@@ -85,7 +91,7 @@ impl AppSecret {
                     .kms_key_id(self.context.kms_key_arn().unwrap_or_default())
                     .send()
                     .await
-                    .map_err(aws("SecretsManager", "UpdateSecret", &name))?;
+                    .map_err(aws_call("SecretsManager", "UpdateSecret", &name))?;
             }
             "tags" => {
                 secrets
@@ -94,7 +100,7 @@ impl AppSecret {
                     .set_tags(Some(self.tags()))
                     .send()
                     .await
-                    .map_err(aws("SecretsManager", "TagResource", &name))?;
+                    .map_err(aws_call("SecretsManager", "TagResource", &name))?;
             }
             other => return Err(self.no_setter(other)),
         }
@@ -140,7 +146,9 @@ impl Resource for AppSecret {
             {
                 return Ok(None);
             }
-            Err(error) => return Err(aws("SecretsManager", "DescribeSecret", &name)(error)),
+            Err(error) => {
+                return Err(aws_call("SecretsManager", "DescribeSecret", &name)(error).into());
+            }
         };
         let state = if output.deleted_date().is_some() {
             PENDING_DELETION
@@ -171,7 +179,45 @@ impl Resource for AppSecret {
                 ("tags", tags_attribute(pairs(), &self.context.names.tags())),
             ]),
             managed: is_managed(pairs()),
+            answers: Answers::new(output),
         }))
+    }
+
+    fn terraform_type(&self) -> &'static str {
+        "aws_secretsmanager_secret"
+    }
+
+    fn terraform(&self, live: &Live) -> Vec<Importable> {
+        let Some(secret) = live.answers.get::<DescribeSecretOutput>() else {
+            return Vec::new();
+        };
+        // Secrets Manager imports by ARN.
+        let Some(arn) = secret.arn() else {
+            return Vec::new();
+        };
+        vec![Importable::new(
+            self.terraform_type(),
+            "app_config",
+            arn,
+            |mut block| {
+                block = block
+                    .string("name", &self.name())
+                    .string("description", secret.description().unwrap_or_default());
+                if let Some(key) = secret.kms_key_id() {
+                    block = block.string("kms_key_id", key);
+                }
+                let tags = secret
+                    .tags()
+                    .iter()
+                    .filter_map(|tag| Some((tag.key()?, tag.value()?)));
+                // What happens on a Terraform destroy is Terraform's own setting, not read from
+                // AWS: an import leaves it unset, which would otherwise show as a change.
+                with_tags(block, tags).block(Block::new("lifecycle", &[]).attribute(
+                    "ignore_changes",
+                    "[recovery_window_in_days, force_overwrite_replica_secret]",
+                ))
+            },
+        )]
     }
 
     async fn create(&self) -> Result<(), ResourceError> {
@@ -194,7 +240,7 @@ impl Resource for AppSecret {
             {
                 Ok(())
             }
-            Err(error) => Err(aws("SecretsManager", "CreateSecret", &name)(error)),
+            Err(error) => Err(aws_call("SecretsManager", "CreateSecret", &name)(error).into()),
         }
     }
 
@@ -228,7 +274,7 @@ impl Resource for AppSecret {
             .secret_id(&name)
             .send()
             .await
-            .map_err(aws("SecretsManager", "DeleteSecret", &name))?;
+            .map_err(aws_call("SecretsManager", "DeleteSecret", &name))?;
         Ok(())
     }
 }

@@ -11,13 +11,17 @@ use aws_sdk_codebuild::types::{
     ProjectArtifacts, ProjectEnvironment, ProjectSource, S3LogsConfig, SourceType, Tag,
 };
 
+use shopstack_core::aws_call;
+
 use crate::context::Context;
+use crate::hcl::Block;
 use crate::resource::{
-    Attributes, DestroyOptions, Live, Resource, ResourceError, aws, desired_tags, is_managed,
+    Answers, Attributes, DestroyOptions, Live, Resource, ResourceError, desired_tags, is_managed,
     tags_attribute,
 };
 use crate::resources::iam_role::IamRole;
 use crate::retry;
+use crate::terraform_form::{Importable, with_tags};
 
 /// The current standard Linux build image.
 pub const BUILD_IMAGE: &str = "aws/codebuild/standard:7.0";
@@ -140,10 +144,7 @@ impl CodeBuildProject {
     /// it leaves out (CloudWatch Logs on, in `/aws/codebuild/<project>`, which is
     /// `default_group`; S3 off): a project created without one reads as one that states those
     /// defaults.
-    pub fn effective_logs(
-        project: &Project,
-        default_group: &str,
-    ) -> (Option<String>, Option<String>) {
+    fn effective_logs(project: &Project, default_group: &str) -> (Option<String>, Option<String>) {
         let default_group = || default_group.to_owned();
         let logs = project.logs_config();
         let cloudwatch = match logs.and_then(LogsConfig::cloud_watch_logs) {
@@ -246,6 +247,52 @@ impl CodeBuildProject {
     }
 }
 
+/// The Terraform form's nested blocks.
+impl CodeBuildProject {
+    /// The `environment` block, with its variables.
+    fn terraform_environment(environment: &ProjectEnvironment) -> Block {
+        let mut block = Block::new("environment", &[])
+            .string("type", environment.r#type().as_str())
+            .string("image", environment.image())
+            .string("compute_type", environment.compute_type().as_str())
+            .attribute(
+                "privileged_mode",
+                environment.privileged_mode().unwrap_or(false).to_string(),
+            );
+        if let Some(credentials) = environment.image_pull_credentials_type() {
+            block = block.string("image_pull_credentials_type", credentials.as_str());
+        }
+        for variable in environment.environment_variables() {
+            let mut entry = Block::new("environment_variable", &[])
+                .string("name", variable.name())
+                .string("value", variable.value());
+            if let Some(kind) = variable.r#type() {
+                entry = entry.string("type", kind.as_str());
+            }
+            block = block.block(entry);
+        }
+        block
+    }
+
+    /// The `logs_config` block: both destinations with their status, as the provider reads them.
+    fn terraform_logs(project: &Project, default_group: &str) -> Block {
+        let (cloudwatch, s3) = Self::effective_logs(project, default_group);
+        let status = |on: bool| if on { "ENABLED" } else { "DISABLED" };
+        let mut cloudwatch_logs =
+            Block::new("cloudwatch_logs", &[]).string("status", status(cloudwatch.is_some()));
+        if let Some(group) = &cloudwatch {
+            cloudwatch_logs = cloudwatch_logs.string("group_name", group);
+        }
+        let mut s3_logs = Block::new("s3_logs", &[]).string("status", status(s3.is_some()));
+        if let Some(location) = &s3 {
+            s3_logs = s3_logs.string("location", location);
+        }
+        Block::new("logs_config", &[])
+            .block(cloudwatch_logs)
+            .block(s3_logs)
+    }
+}
+
 #[async_trait]
 impl Resource for CodeBuildProject {
     fn address(&self) -> &'static str {
@@ -298,7 +345,7 @@ impl Resource for CodeBuildProject {
             .names(&name)
             .send()
             .await
-            .map_err(aws("CodeBuild", "BatchGetProjects", &name))?;
+            .map_err(aws_call("CodeBuild", "BatchGetProjects", &name))?;
         let Some(project) = output
             .projects()
             .iter()
@@ -315,7 +362,75 @@ impl Resource for CodeBuildProject {
         Ok(Some(Live {
             attributes: self.live_attributes(project),
             managed,
+            answers: Answers::new(project.clone()),
         }))
+    }
+
+    fn terraform_type(&self) -> &'static str {
+        "aws_codebuild_project"
+    }
+
+    fn terraform(&self, live: &Live) -> Vec<Importable> {
+        let Some(project) = live.answers.get::<Project>() else {
+            return Vec::new();
+        };
+        let name = self.name();
+        let body = |mut block: Block| {
+            block = block.string("name", &name);
+            if let Some(description) = project.description() {
+                block = block.string("description", description);
+            }
+            if let Some(role) = project.service_role() {
+                block = block.string("service_role", role);
+            }
+            if let Some(minutes) = project.timeout_in_minutes() {
+                block = block.attribute("build_timeout", minutes.to_string());
+            }
+            // Terraform accepts 5 to 480 minutes; an emulator that reports 0 has no queue
+            // timeout.
+            if let Some(minutes) = project
+                .queued_timeout_in_minutes()
+                .filter(|minutes| (5..=480).contains(minutes))
+            {
+                block = block.attribute("queued_timeout", minutes.to_string());
+            }
+            if let Some(artifacts) = project.artifacts() {
+                block = block.block(
+                    Block::new("artifacts", &[]).string("type", artifacts.r#type().as_str()),
+                );
+            }
+            if let Some(environment) = project.environment() {
+                block = block.block(Self::terraform_environment(environment));
+            }
+            if let Some(source) = project.source() {
+                let mut source_block =
+                    Block::new("source", &[]).string("type", source.r#type().as_str());
+                if let Some(location) = source.location() {
+                    source_block = source_block.string("location", location);
+                }
+                if let Some(buildspec) = source.buildspec() {
+                    source_block = source_block.string("buildspec", buildspec);
+                }
+                block = block.block(source_block);
+            }
+            block = block.block(Self::terraform_logs(
+                project,
+                &self.context.names.codebuild_log_group(),
+            ));
+            with_tags(
+                block,
+                project
+                    .tags()
+                    .iter()
+                    .filter_map(|tag| Some((tag.key()?, tag.value()?))),
+            )
+        };
+        vec![Importable::new(
+            self.terraform_type(),
+            "image_build",
+            &name,
+            body,
+        )]
     }
 
     async fn create(&self) -> Result<(), ResourceError> {
@@ -353,7 +468,7 @@ impl Resource for CodeBuildProject {
             {
                 Ok(())
             }
-            Err(error) => Err(aws("CodeBuild", "CreateProject", &name)(error)),
+            Err(error) => Err(aws_call("CodeBuild", "CreateProject", &name)(error).into()),
         }
     }
 
@@ -376,7 +491,7 @@ impl Resource for CodeBuildProject {
             request.clone().send()
         })
         .await
-        .map_err(aws("CodeBuild", "UpdateProject", &name))?;
+        .map_err(aws_call("CodeBuild", "UpdateProject", &name))?;
         Ok(())
     }
 
@@ -388,7 +503,7 @@ impl Resource for CodeBuildProject {
             .name(&name)
             .send()
             .await
-            .map_err(aws("CodeBuild", "DeleteProject", &name))?;
+            .map_err(aws_call("CodeBuild", "DeleteProject", &name))?;
         Ok(())
     }
 }

@@ -8,16 +8,29 @@ use aws_sdk_ecr::operation::create_repository::CreateRepositoryError;
 use aws_sdk_ecr::operation::describe_repositories::DescribeRepositoriesError;
 use aws_sdk_ecr::operation::get_lifecycle_policy::GetLifecyclePolicyError;
 use aws_sdk_ecr::types::{
-    EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability, Tag,
+    EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability,
+    Repository, Tag,
 };
 use futures::future::try_join_all;
 
+use shopstack_core::aws_call;
+
 use crate::context::Context;
+use crate::hcl::Block;
 use crate::policies::{canonical, ecr_lifecycle_policy};
 use crate::resource::{
-    Attributes, DestroyOptions, Live, Resource, ResourceError, aws, desired_tags,
+    Answers, Attributes, DestroyOptions, Live, Resource, ResourceError, desired_tags,
     encryption_attribute, is_managed, sdk_tags, tags_attribute,
 };
+use crate::terraform_form::{Importable, document, with_tags};
+
+/// What a read of the repository received.
+struct Answered {
+    repository: Repository,
+    /// The lifecycle policy as ECR returned it; `None` without one.
+    lifecycle_text: Option<String>,
+    tags: Vec<Tag>,
+}
 
 /// The environment's image repository.
 pub struct EcrRepository {
@@ -51,7 +64,7 @@ impl EcrRepository {
                     .image_tag_mutability(ImageTagMutability::Immutable)
                     .send()
                     .await
-                    .map_err(aws("ECR", "PutImageTagMutability", &name))?;
+                    .map_err(aws_call("ECR", "PutImageTagMutability", &name))?;
             }
             "scan_on_push" => {
                 ecr.put_image_scanning_configuration()
@@ -63,7 +76,7 @@ impl EcrRepository {
                     )
                     .send()
                     .await
-                    .map_err(aws("ECR", "PutImageScanningConfiguration", &name))?;
+                    .map_err(aws_call("ECR", "PutImageScanningConfiguration", &name))?;
             }
             "lifecycle_policy" => {
                 ecr.put_lifecycle_policy()
@@ -71,7 +84,7 @@ impl EcrRepository {
                     .lifecycle_policy_text(ecr_lifecycle_policy().to_string())
                     .send()
                     .await
-                    .map_err(aws("ECR", "PutLifecyclePolicy", &name))?;
+                    .map_err(aws_call("ECR", "PutLifecyclePolicy", &name))?;
             }
             "tags" => {
                 ecr.tag_resource()
@@ -79,7 +92,7 @@ impl EcrRepository {
                     .set_tags(Some(self.tags()?))
                     .send()
                     .await
-                    .map_err(aws("ECR", "TagResource", &name))?;
+                    .map_err(aws_call("ECR", "TagResource", &name))?;
             }
             other => return Err(self.no_setter(other)),
         }
@@ -143,27 +156,31 @@ impl Resource for EcrRepository {
             {
                 return Ok(None);
             }
-            Err(error) => return Err(aws("ECR", "DescribeRepositories", &name)(error)),
+            Err(error) => return Err(aws_call("ECR", "DescribeRepositories", &name)(error).into()),
         };
         let Some(repository) = repositories.into_iter().next() else {
             return Ok(None);
         };
-        let lifecycle_policy = match lifecycle {
-            Ok(output) => output
-                .lifecycle_policy_text()
-                .map_or_else(|| "none".to_owned(), canonical),
+        let lifecycle_text = match lifecycle {
+            Ok(output) => output.lifecycle_policy_text,
             Err(SdkError::ServiceError(service))
                 if matches!(
                     service.err(),
                     GetLifecyclePolicyError::LifecyclePolicyNotFoundException(_)
                 ) =>
             {
-                "none".to_owned()
+                None
             }
-            Err(error) => return Err(aws("ECR", "GetLifecyclePolicy", &name)(error)),
+            Err(error) => return Err(aws_call("ECR", "GetLifecyclePolicy", &name)(error).into()),
         };
-        let tags = tags.map_err(aws("ECR", "ListTagsForResource", &name))?;
-        let pairs = || tags.tags().iter().map(|tag| (tag.key(), tag.value()));
+        let lifecycle_policy = lifecycle_text
+            .as_deref()
+            .map_or_else(|| "none".to_owned(), canonical);
+        let tags = tags
+            .map_err(aws_call("ECR", "ListTagsForResource", &name))?
+            .tags
+            .unwrap_or_default();
+        let pairs = || tags.iter().map(|tag| (tag.key(), tag.value()));
         let mutability = repository
             .image_tag_mutability()
             .map_or("MUTABLE", ImageTagMutability::as_str)
@@ -190,7 +207,73 @@ impl Resource for EcrRepository {
                 ("tags", tags_attribute(pairs(), &self.context.names.tags())),
             ]),
             managed: is_managed(pairs()),
+            answers: Answers::new(Answered {
+                repository,
+                lifecycle_text,
+                tags,
+            }),
         }))
+    }
+
+    fn terraform_type(&self) -> &'static str {
+        "aws_ecr_repository"
+    }
+
+    fn terraform(&self, live: &Live) -> Vec<Importable> {
+        let Some(answered) = live.answers.get::<Answered>() else {
+            return Vec::new();
+        };
+        let repository = &answered.repository;
+        let name = self.name();
+        let mut importables = vec![Importable::new(
+            self.terraform_type(),
+            "app",
+            &name,
+            |mut block| {
+                block = block
+                    .string("name", &name)
+                    .string(
+                        "image_tag_mutability",
+                        repository
+                            .image_tag_mutability()
+                            .map_or("MUTABLE", ImageTagMutability::as_str),
+                    )
+                    .block(
+                        Block::new("image_scanning_configuration", &[]).attribute(
+                            "scan_on_push",
+                            repository
+                                .image_scanning_configuration()
+                                .is_some_and(ImageScanningConfiguration::scan_on_push)
+                                .to_string(),
+                        ),
+                    );
+                if let Some(encryption) = repository.encryption_configuration() {
+                    let mut configuration = Block::new("encryption_configuration", &[])
+                        .string("encryption_type", encryption.encryption_type().as_str());
+                    if let Some(key) = encryption.kms_key() {
+                        configuration = configuration.string("kms_key", key);
+                    }
+                    block = block.block(configuration);
+                }
+                with_tags(
+                    block,
+                    answered.tags.iter().map(|tag| (tag.key(), tag.value())),
+                )
+            },
+        )];
+        if let Some(policy) = &answered.lifecycle_text {
+            importables.push(Importable::new(
+                "aws_ecr_lifecycle_policy",
+                "app",
+                &name,
+                |block| {
+                    block
+                        .attribute("repository", "aws_ecr_repository.app.name")
+                        .attribute("policy", document(policy, 2))
+                },
+            ));
+        }
+        importables
     }
 
     async fn create(&self) -> Result<(), ResourceError> {
@@ -228,7 +311,7 @@ impl Resource for EcrRepository {
                     service.err(),
                     CreateRepositoryError::RepositoryAlreadyExistsException(_)
                 ) => {}
-            Err(error) => return Err(aws("ECR", "CreateRepository", &name)(error)),
+            Err(error) => return Err(aws_call("ECR", "CreateRepository", &name)(error).into()),
         }
         self.put("lifecycle_policy").await
     }
@@ -255,7 +338,7 @@ impl Resource for EcrRepository {
             .max_results(1)
             .send()
             .await
-            .map_err(aws("ECR", "ListImages", &name))?;
+            .map_err(aws_call("ECR", "ListImages", &name))?;
         Ok((!images.image_ids().is_empty()).then(|| {
             "kept: it holds images; --force-delete-images deletes them with the repository"
                 .to_owned()
@@ -271,7 +354,7 @@ impl Resource for EcrRepository {
             .force(options.force_delete_images)
             .send()
             .await
-            .map_err(aws("ECR", "DeleteRepository", &name))?;
+            .map_err(aws_call("ECR", "DeleteRepository", &name))?;
         Ok(())
     }
 }

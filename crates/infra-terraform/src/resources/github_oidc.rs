@@ -5,12 +5,20 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_iam::error::SdkError;
 use aws_sdk_iam::operation::create_open_id_connect_provider::CreateOpenIDConnectProviderError;
-use aws_sdk_iam::operation::get_open_id_connect_provider::GetOpenIDConnectProviderError;
+use aws_sdk_iam::operation::get_open_id_connect_provider::{
+    GetOpenIDConnectProviderError, GetOpenIdConnectProviderOutput,
+};
 use aws_sdk_iam::types::Tag;
 use shopstack_core::names::{GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST, MANAGED_BY};
 
+use shopstack_core::aws_call;
+
 use crate::context::Context;
-use crate::resource::{Attributes, DestroyOptions, Live, Resource, ResourceError, aws, is_managed};
+use crate::hcl;
+use crate::resource::{
+    Answers, Attributes, DestroyOptions, Live, Resource, ResourceError, is_managed,
+};
+use crate::terraform_form::{Importable, with_tags};
 
 /// Certificate thumbprints of GitHub's OIDC issuer. AWS now trusts the issuer through its own CA
 /// library, but older partitions and tools still expect a thumbprint list.
@@ -52,7 +60,7 @@ impl GitHubOidcProvider {
         let mut trusting = Vec::new();
         let mut pages = self.context.iam.list_roles().into_paginator().send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(aws("IAM", "ListRoles", GITHUB_OIDC_HOST))?;
+            let page = page.map_err(aws_call("IAM", "ListRoles", GITHUB_OIDC_HOST))?;
             for role in page.roles() {
                 let trust = role
                     .assume_role_policy_document()
@@ -105,9 +113,9 @@ impl Resource for GitHubOidcProvider {
                 return Ok(None);
             }
             Err(error) => {
-                return Err(aws("IAM", "GetOpenIDConnectProvider", GITHUB_OIDC_HOST)(
-                    error,
-                ));
+                return Err(
+                    aws_call("IAM", "GetOpenIDConnectProvider", GITHUB_OIDC_HOST)(error).into(),
+                );
             }
         };
         // Other client ids belong to whoever else uses the provider: only ours must be there.
@@ -122,7 +130,40 @@ impl Resource for GitHubOidcProvider {
         Ok(Some(Live {
             attributes: Attributes::from([("client_ids", shown)]),
             managed: is_managed(output.tags().iter().map(|tag| (tag.key(), tag.value()))),
+            answers: Answers::new(output),
         }))
+    }
+
+    fn terraform_type(&self) -> &'static str {
+        "aws_iam_openid_connect_provider"
+    }
+
+    fn terraform(&self, live: &Live) -> Vec<Importable> {
+        let Some(provider) = live.answers.get::<GetOpenIdConnectProviderOutput>() else {
+            return Vec::new();
+        };
+        let url = provider.url().unwrap_or(GITHUB_OIDC_HOST);
+        let url = if url.starts_with("https://") {
+            url.to_owned()
+        } else {
+            format!("https://{url}")
+        };
+        let arn = self.context.oidc_provider_arn();
+        vec![Importable::new(
+            self.terraform_type(),
+            "github",
+            &arn,
+            |block| {
+                let block = block
+                    .string("url", &url)
+                    .attribute("client_id_list", hcl::strings(provider.client_id_list()))
+                    .attribute("thumbprint_list", hcl::strings(provider.thumbprint_list()));
+                with_tags(
+                    block,
+                    provider.tags().iter().map(|tag| (tag.key(), tag.value())),
+                )
+            },
+        )]
     }
 
     async fn create(&self) -> Result<(), ResourceError> {
@@ -147,9 +188,9 @@ impl Resource for GitHubOidcProvider {
             {
                 Ok(())
             }
-            Err(error) => Err(aws("IAM", "CreateOpenIDConnectProvider", GITHUB_OIDC_HOST)(
-                error,
-            )),
+            Err(error) => {
+                Err(aws_call("IAM", "CreateOpenIDConnectProvider", GITHUB_OIDC_HOST)(error).into())
+            }
         }
     }
 
@@ -162,7 +203,7 @@ impl Resource for GitHubOidcProvider {
             .client_id(GITHUB_OIDC_AUDIENCE)
             .send()
             .await
-            .map_err(aws(
+            .map_err(aws_call(
                 "IAM",
                 "AddClientIDToOpenIDConnectProvider",
                 GITHUB_OIDC_HOST,
@@ -191,7 +232,11 @@ impl Resource for GitHubOidcProvider {
             .open_id_connect_provider_arn(self.context.oidc_provider_arn())
             .send()
             .await
-            .map_err(aws("IAM", "DeleteOpenIDConnectProvider", GITHUB_OIDC_HOST))?;
+            .map_err(aws_call(
+                "IAM",
+                "DeleteOpenIDConnectProvider",
+                GITHUB_OIDC_HOST,
+            ))?;
         Ok(())
     }
 }

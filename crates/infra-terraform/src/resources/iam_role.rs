@@ -8,9 +8,11 @@ use aws_sdk_iam::error::SdkError;
 use aws_sdk_iam::operation::create_role::CreateRoleError;
 use aws_sdk_iam::operation::get_role::GetRoleError;
 use aws_sdk_iam::operation::get_role_policy::GetRolePolicyError;
-use aws_sdk_iam::types::Tag;
+use aws_sdk_iam::types::{Role, Tag};
 use futures::future::try_join_all;
 use serde_json::Value;
+
+use shopstack_core::aws_call;
 
 use crate::context::Context;
 use crate::policies::{
@@ -18,11 +20,19 @@ use crate::policies::{
     codebuild_permission_findings, codebuild_trust_findings, permission_findings,
 };
 use crate::resource::{
-    Attributes, DestroyOptions, Live, Resource, ResourceError, aws, desired_tags, is_managed,
+    Answers, Attributes, DestroyOptions, Live, Resource, ResourceError, desired_tags, is_managed,
     sdk_tags, tags_attribute,
 };
 use crate::resources::github_oidc::GitHubOidcProvider;
 use crate::retry;
+use crate::terraform_form::{Importable, document, with_tags};
+
+/// What a read of a role received.
+struct Answered {
+    role: Role,
+    /// The inline policy ShopStack writes, as IAM returned it; `None` without one.
+    policy_document: Option<String>,
+}
 
 /// Which role: they differ in policies and in what audit checks in their trust.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +58,12 @@ impl IamRole {
     /// The role of `kind` in `context`'s environment.
     pub fn new(context: Arc<Context>, kind: RoleKind) -> Self {
         Self { context, kind }
+    }
+
+    /// The resource name in Terraform's form: the address's second part.
+    fn terraform_name(&self) -> &'static str {
+        let address = self.address();
+        address.split_once('.').map_or(address, |(_, name)| name)
     }
 
     fn name(&self) -> String {
@@ -104,7 +120,7 @@ impl IamRole {
                     .policy_document(self.trust().to_string())
                     .send()
                     .await
-                    .map_err(aws("IAM", "UpdateAssumeRolePolicy", &name))?;
+                    .map_err(aws_call("IAM", "UpdateAssumeRolePolicy", &name))?;
             }
             "inline_policy" => {
                 let request = iam
@@ -114,7 +130,7 @@ impl IamRole {
                     .policy_document(self.permissions().to_string());
                 retry::eventually(&retry::IAM_CONCURRENT, || request.clone().send())
                     .await
-                    .map_err(aws("IAM", "PutRolePolicy", &name))?;
+                    .map_err(aws_call("IAM", "PutRolePolicy", &name))?;
             }
             "tags" => {
                 iam.tag_role()
@@ -122,7 +138,7 @@ impl IamRole {
                     .set_tags(Some(self.tags()?))
                     .send()
                     .await
-                    .map_err(aws("IAM", "TagRole", &name))?;
+                    .map_err(aws_call("IAM", "TagRole", &name))?;
             }
             other => return Err(self.no_setter(other)),
         }
@@ -156,7 +172,7 @@ impl IamRole {
             {
                 Ok(())
             }
-            Err(error) => Err(aws("IAM", "CreateRole", &name)(error)),
+            Err(error) => Err(aws_call("IAM", "CreateRole", &name)(error).into()),
         }
     }
 }
@@ -173,7 +189,7 @@ impl IamRole {
             .send()
             .collect::<Result<Vec<_>, _>>()
             .await
-            .map_err(aws("IAM", "ListInstanceProfilesForRole", name))?;
+            .map_err(aws_call("IAM", "ListInstanceProfilesForRole", name))?;
         try_join_all(profiles.iter().map(|profile| async move {
             let request = iam
                 .remove_role_from_instance_profile()
@@ -182,7 +198,7 @@ impl IamRole {
             retry::eventually(&retry::IAM_CONCURRENT, || request.clone().send())
                 .await
                 .map(drop)
-                .map_err(aws("IAM", "RemoveRoleFromInstanceProfile", name))
+                .map_err(aws_call("IAM", "RemoveRoleFromInstanceProfile", name))
         }))
         .await?;
         Ok(())
@@ -242,20 +258,23 @@ impl Resource for IamRole {
             {
                 return Ok(None);
             }
-            Err(error) => return Err(aws("IAM", "GetRole", &name)(error)),
+            Err(error) => return Err(aws_call("IAM", "GetRole", &name)(error).into()),
         };
         let Some(role) = role else {
             return Ok(None);
         };
-        let inline_policy = match policy {
-            Ok(output) => decode_policy(output.policy_document()),
+        let policy_document = match policy {
+            Ok(output) => Some(output.policy_document),
             Err(SdkError::ServiceError(service))
                 if matches!(service.err(), GetRolePolicyError::NoSuchEntityException(_)) =>
             {
-                "none".to_owned()
+                None
             }
-            Err(error) => return Err(aws("IAM", "GetRolePolicy", &name)(error)),
+            Err(error) => return Err(aws_call("IAM", "GetRolePolicy", &name)(error).into()),
         };
+        let inline_policy = policy_document
+            .as_deref()
+            .map_or_else(|| "none".to_owned(), decode_policy);
         let pairs = || role.tags().iter().map(|tag| (tag.key(), tag.value()));
         Ok(Some(Live {
             attributes: Attributes::from([
@@ -268,7 +287,69 @@ impl Resource for IamRole {
                 ("tags", tags_attribute(pairs(), &self.context.names.tags())),
             ]),
             managed: is_managed(pairs()),
+            answers: Answers::new(Answered {
+                role,
+                policy_document,
+            }),
         }))
+    }
+
+    fn terraform_type(&self) -> &'static str {
+        "aws_iam_role"
+    }
+
+    fn terraform(&self, live: &Live) -> Vec<Importable> {
+        let Some(Answered {
+            role,
+            policy_document,
+        }) = live.answers.get::<Answered>()
+        else {
+            return Vec::new();
+        };
+        let name = self.name();
+        let label = self.terraform_name();
+        let mut importables = vec![Importable::new(
+            self.terraform_type(),
+            label,
+            &name,
+            |mut block| {
+                block = block.string("name", &name);
+                if role.path() != "/" {
+                    block = block.string("path", role.path());
+                }
+                if let Some(description) = role.description() {
+                    block = block.string("description", description);
+                }
+                if let Some(duration) = role
+                    .max_session_duration()
+                    .filter(|seconds| *seconds != 3600)
+                {
+                    block = block.attribute("max_session_duration", duration.to_string());
+                }
+                block = block.attribute(
+                    "assume_role_policy",
+                    document(role.assume_role_policy_document().unwrap_or("{}"), 2),
+                );
+                with_tags(
+                    block,
+                    role.tags().iter().map(|tag| (tag.key(), tag.value())),
+                )
+            },
+        )];
+        if let Some(policy) = policy_document {
+            importables.push(Importable::new(
+                "aws_iam_role_policy",
+                label,
+                &format!("{name}:{INLINE_POLICY}"),
+                |block| {
+                    block
+                        .string("name", INLINE_POLICY)
+                        .attribute("role", format!("aws_iam_role.{label}.id"))
+                        .attribute("policy", document(policy, 2))
+                },
+            ));
+        }
+        importables
     }
 
     async fn create(&self) -> Result<(), ResourceError> {
@@ -300,7 +381,7 @@ impl Resource for IamRole {
                 {
                     Ok(())
                 }
-                Err(error) => Err(aws("IAM", "DeleteRolePolicy", &name)(error)),
+                Err(error) => Err(aws_call("IAM", "DeleteRolePolicy", &name)(error)),
             }
         };
         let ((), inline, attached) = futures::try_join!(
@@ -313,7 +394,7 @@ impl Resource for IamRole {
                     .send()
                     .collect::<Result<Vec<String>, _>>()
                     .await
-                    .map_err(aws("IAM", "ListRolePolicies", &name))
+                    .map_err(aws_call("IAM", "ListRolePolicies", &name))
             },
             async {
                 iam.list_attached_role_policies()
@@ -323,7 +404,7 @@ impl Resource for IamRole {
                     .send()
                     .collect::<Result<Vec<_>, _>>()
                     .await
-                    .map_err(aws("IAM", "ListAttachedRolePolicies", &name))
+                    .map_err(aws_call("IAM", "ListAttachedRolePolicies", &name))
             },
         )?;
         let name = name.as_str();
@@ -333,7 +414,7 @@ impl Resource for IamRole {
             retry::eventually(&retry::IAM_CONCURRENT, || request.clone().send())
                 .await
                 .map(drop)
-                .map_err(aws("IAM", "DeleteRolePolicy", name))
+                .map_err(aws_call("IAM", "DeleteRolePolicy", name))
         });
         let detaches = attached
             .iter()
@@ -343,7 +424,7 @@ impl Resource for IamRole {
                 retry::eventually(&retry::IAM_CONCURRENT, || request.clone().send())
                     .await
                     .map(drop)
-                    .map_err(aws("IAM", "DetachRolePolicy", name))
+                    .map_err(aws_call("IAM", "DetachRolePolicy", name))
             });
         futures::try_join!(try_join_all(deletes), try_join_all(detaches))?;
         let request = iam.delete_role().role_name(name);
@@ -359,9 +440,9 @@ impl Resource for IamRole {
                 self.leave_instance_profiles(name).await?;
                 retry::eventually(&retry::IAM_CONCURRENT, || request.clone().send())
                     .await
-                    .map_err(aws("IAM", "DeleteRole", name))?;
+                    .map_err(aws_call("IAM", "DeleteRole", name))?;
             }
-            Err(error) => return Err(aws("IAM", "DeleteRole", name)(error)),
+            Err(error) => return Err(aws_call("IAM", "DeleteRole", name)(error).into()),
         }
         Ok(())
     }

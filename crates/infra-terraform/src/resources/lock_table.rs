@@ -9,17 +9,29 @@ use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::operation::describe_table::DescribeTableError;
 use aws_sdk_dynamodb::operation::list_tags_of_resource::ListTagsOfResourceError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, PointInTimeRecoverySpecification,
-    ScalarAttributeType, SseSpecification, SseType, TableStatus, Tag,
+    AttributeDefinition, BillingMode, ContinuousBackupsDescription, KeySchemaElement, KeyType,
+    PointInTimeRecoverySpecification, ScalarAttributeType, SseSpecification, SseType,
+    TableDescription, TableStatus, Tag,
 };
 use futures::future::try_join_all;
 
+use shopstack_core::aws_call;
+
 use crate::context::Context;
+use crate::hcl::Block;
 use crate::resource::{
-    Attributes, DestroyOptions, Live, Resource, ResourceError, aws, desired_tags,
+    Answers, Attributes, DestroyOptions, Live, Resource, ResourceError, desired_tags,
     encryption_attribute, is_managed, sdk_tags, tags_attribute,
 };
 use crate::retry;
+use crate::terraform_form::{Importable, with_tags};
+
+/// What a read of the table received.
+struct Answered {
+    table: TableDescription,
+    backups: Option<ContinuousBackupsDescription>,
+    tags: Vec<Tag>,
+}
 
 /// The hash key Terraform's S3 backend uses.
 pub const LOCK_KEY: &str = "LockID";
@@ -57,7 +69,7 @@ impl LockTable {
                 .table_name(&table)
                 .send()
                 .await
-                .map_err(aws("DynamoDB", "DescribeTable", &table))?;
+                .map_err(aws_call("DynamoDB", "DescribeTable", &table))?;
             if output.table().and_then(|table| table.table_status()) == Some(&TableStatus::Active) {
                 return Ok(());
             }
@@ -113,7 +125,7 @@ impl LockTable {
             {
                 (false, false)
             }
-            Err(error) => return Err(aws("DynamoDB", "CreateTable", &table)(error)),
+            Err(error) => return Err(aws_call("DynamoDB", "CreateTable", &table)(error).into()),
         };
         if !active {
             self.wait_until_active().await?;
@@ -154,7 +166,7 @@ impl LockTable {
                     .billing_mode(BillingMode::PayPerRequest)
                     .send()
                     .await
-                    .map_err(aws("DynamoDB", "UpdateTable", &table))?;
+                    .map_err(aws_call("DynamoDB", "UpdateTable", &table))?;
             }
             "encryption" => {
                 dynamodb
@@ -163,7 +175,7 @@ impl LockTable {
                     .sse_specification(self.sse_specification())
                     .send()
                     .await
-                    .map_err(aws("DynamoDB", "UpdateTable", &table))?;
+                    .map_err(aws_call("DynamoDB", "UpdateTable", &table))?;
             }
             "point_in_time_recovery" => {
                 let specification = PointInTimeRecoverySpecification::builder()
@@ -176,7 +188,7 @@ impl LockTable {
                     .point_in_time_recovery_specification(specification);
                 retry::eventually(&retry::DYNAMODB_BACKUPS_ENABLING, || request.clone().send())
                     .await
-                    .map_err(aws("DynamoDB", "UpdateContinuousBackups", &table))?;
+                    .map_err(aws_call("DynamoDB", "UpdateContinuousBackups", &table))?;
             }
             "tags" => {
                 dynamodb
@@ -185,7 +197,7 @@ impl LockTable {
                     .set_tags(Some(self.tags()?))
                     .send()
                     .await
-                    .map_err(aws("DynamoDB", "TagResource", &table))?;
+                    .map_err(aws_call("DynamoDB", "TagResource", &table))?;
             }
             other => return Err(self.no_setter(other)),
         }
@@ -248,13 +260,15 @@ impl Resource for LockTable {
             {
                 return Ok(None);
             }
-            Err(error) => return Err(aws("DynamoDB", "DescribeTable", &table)(error)),
+            Err(error) => return Err(aws_call("DynamoDB", "DescribeTable", &table)(error).into()),
         };
         let Some(description) = description else {
             return Ok(None);
         };
-        let backups = backups.map_err(aws("DynamoDB", "DescribeContinuousBackups", &table))?;
-        let tags = tags.map_err(aws("DynamoDB", "ListTagsOfResource", &table))?;
+        let backups = backups
+            .map_err(aws_call("DynamoDB", "DescribeContinuousBackups", &table))?
+            .continuous_backups_description;
+        let tags = tags.map_err(aws_call("DynamoDB", "ListTagsOfResource", &table))?;
 
         let key_schema = description
             .key_schema()
@@ -294,7 +308,7 @@ impl Resource for LockTable {
         });
         let encryption = encryption_attribute(kind, key);
         let point_in_time_recovery = backups
-            .continuous_backups_description()
+            .as_ref()
             .and_then(|description| description.point_in_time_recovery_description())
             .and_then(|recovery| recovery.point_in_time_recovery_status())
             .map_or("DISABLED", |status| status.as_str())
@@ -309,7 +323,87 @@ impl Resource for LockTable {
                 ("tags", tags_attribute(pairs(), &self.context.names.tags())),
             ]),
             managed: is_managed(pairs()),
+            answers: Answers::new(Answered {
+                table: description,
+                backups,
+                tags,
+            }),
         }))
+    }
+
+    fn terraform_type(&self) -> &'static str {
+        "aws_dynamodb_table"
+    }
+
+    fn terraform(&self, live: &Live) -> Vec<Importable> {
+        let Some(Answered {
+            table,
+            backups,
+            tags,
+        }) = live.answers.get::<Answered>()
+        else {
+            return Vec::new();
+        };
+        let name = self.table();
+        let billing = table
+            .billing_mode_summary()
+            .and_then(|summary| summary.billing_mode())
+            .map_or("PROVISIONED", BillingMode::as_str);
+        let body = |mut block: Block| {
+            block = block.string("name", &name).string("billing_mode", billing);
+            for key in table.key_schema() {
+                let attribute = match key.key_type() {
+                    KeyType::Hash => "hash_key",
+                    _ => "range_key",
+                };
+                block = block.string(attribute, key.attribute_name());
+            }
+            if billing == BillingMode::Provisioned.as_str()
+                && let Some(throughput) = table.provisioned_throughput()
+            {
+                block = block
+                    .attribute(
+                        "read_capacity",
+                        throughput.read_capacity_units().unwrap_or(0).to_string(),
+                    )
+                    .attribute(
+                        "write_capacity",
+                        throughput.write_capacity_units().unwrap_or(0).to_string(),
+                    );
+            }
+            for definition in table.attribute_definitions() {
+                block = block.block(
+                    Block::new("attribute", &[])
+                        .string("name", definition.attribute_name())
+                        .string("type", definition.attribute_type().as_str()),
+                );
+            }
+            let sse = table.sse_description();
+            let encrypted = sse.and_then(|sse| sse.status()).is_some_and(|status| {
+                matches!(status.as_str(), "ENABLED" | "ENABLING" | "UPDATING")
+            });
+            let mut encryption = Block::new("server_side_encryption", &[])
+                .attribute("enabled", encrypted.to_string());
+            // The provider reads the AWS-managed key's ARN as empty (computed): a key is
+            // written only where the environment names its own.
+            if let (Some(_), Some(key)) = (
+                self.context.kms_key_arn(),
+                sse.and_then(|sse| sse.kms_master_key_arn()),
+            ) {
+                encryption = encryption.string("kms_key_arn", key);
+            }
+            let recovery = backups
+                .as_ref()
+                .and_then(|description| description.point_in_time_recovery_description())
+                .and_then(|recovery| recovery.point_in_time_recovery_status())
+                .is_some_and(|status| status.as_str() == "ENABLED");
+            block = block.block(encryption).block(
+                Block::new("point_in_time_recovery", &[])
+                    .attribute("enabled", recovery.to_string()),
+            );
+            with_tags(block, tags.iter().map(|tag| (tag.key(), tag.value())))
+        };
+        vec![Importable::new(self.terraform_type(), "lock", &name, body)]
     }
 
     async fn create(&self) -> Result<(), ResourceError> {
@@ -341,14 +435,14 @@ impl Resource for LockTable {
             .table_name(&table)
             .send()
             .await
-            .map_err(aws("DynamoDB", "DeleteTable", &table))?;
+            .map_err(aws_call("DynamoDB", "DeleteTable", &table))?;
         Ok(())
     }
 }
 
 /// Every tag of the DynamoDB resource `arn`: `ListTagsOfResource` pages (its `NextToken`), and a
 /// table may carry up to 50 tags.
-pub async fn all_tags(
+async fn all_tags(
     dynamodb: &aws_sdk_dynamodb::Client,
     arn: &str,
 ) -> Result<Vec<Tag>, SdkError<ListTagsOfResourceError>> {

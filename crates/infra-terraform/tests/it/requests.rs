@@ -100,3 +100,26 @@ fn an_apply_from_nothing_reads_each_resource_once() {
     assert_eq!(first.get("dynamodb DescribeTable"), Some(&1), "{first:#?}");
     assert_eq!(first.get("sts GetCallerIdentity"), Some(&1), "{first:#?}");
 }
+
+#[test]
+fn export_terraform_reads_what_a_no_op_plan_reads_and_nothing_else() {
+    let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
+    let stack = Stack::behind(&proxy);
+    assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
+    proxy.clear();
+    assert_exit(&stack.run(&["plan", "--detailed-exitcode"]), 0);
+    let plan = reads(&proxy);
+    proxy.clear();
+
+    assert_exit(&stack.run(&["export-terraform", "--out", "exported"]), 0);
+    let export = reads(&proxy);
+    // Every request a read, and exactly the plan's: each resource gives its Terraform form from
+    // what its own read observed.
+    assert_eq!(proxy.requests().len(), export.values().sum::<usize>());
+    assert_eq!(export, plan);
+    assert!(
+        std::fs::read_to_string(stack.project.dir().join("exported/main.tf"))
+            .expect("main.tf")
+            .contains("resource \"aws_codebuild_project\" \"image_build\""),
+    );
+}

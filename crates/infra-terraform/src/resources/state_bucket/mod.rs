@@ -1,5 +1,8 @@
 //! The Terraform state bucket: versioned, KMS-encrypted, private, TLS-only, lock versions expiring.
 
+mod settings;
+mod terraform;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -17,13 +20,17 @@ use aws_sdk_s3::types::{
 use futures::future::try_join_all;
 use shopstack_core::error_chain::aws_error_code;
 
+use shopstack_core::aws_call;
+
+use self::settings::Settings;
 use crate::context::Context;
 use crate::policies::{canonical, tls_only_bucket_policy};
 use crate::resource::{
-    Attributes, DestroyOptions, Live, Resource, ResourceError, aws, desired_tags,
-    encryption_attribute, is_managed, sdk_tags, tags_attribute,
+    Answers, Attributes, DestroyOptions, Live, Resource, ResourceError, desired_tags,
+    encryption_attribute, is_managed, sdk_tags,
 };
 use crate::retry;
+use crate::terraform_form::Importable;
 
 /// Days a replaced or deleted lock file version is kept.
 const NONCURRENT_LOCK_DAYS: i32 = 1;
@@ -115,7 +122,7 @@ impl StateBucket {
             .max_keys(10)
             .send()
             .await
-            .map_err(aws("S3", "ListObjectVersions", &bucket))?;
+            .map_err(aws_call("S3", "ListObjectVersions", &bucket))?;
         let keys = listing
             .versions()
             .iter()
@@ -125,14 +132,14 @@ impl StateBucket {
         Ok(others == 0 && !listing.is_truncated().unwrap_or(false))
     }
 
-    /// Turns a read error into: bucket missing (`Ok(None)`), setting absent (`Ok(Some("none"))`),
+    /// Turns a read error into: bucket missing (`Ok(None)`), setting absent (`Ok(Some(None))`),
     /// or a failure.
-    fn classify<E>(
+    fn classify<T, E>(
         &self,
         operation: &'static str,
         absent_code: &str,
         error: SdkError<E, HttpResponse>,
-    ) -> Result<Option<String>, ResourceError>
+    ) -> Result<Option<Option<T>>, ResourceError>
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
@@ -156,231 +163,152 @@ impl StateBucket {
         }
         match aws_error_code(&error) {
             Some("NoSuchBucket") => Ok(None),
-            Some(code) if code == absent_code => Ok(Some("none".to_owned())),
-            _ => Err(aws("S3", operation, &self.bucket())(error)),
+            Some(code) if code == absent_code => Ok(Some(None)),
+            _ => Err(aws_call("S3", operation, &self.bucket())(error).into()),
         }
     }
 
-    async fn read_versioning(&self) -> Result<Option<String>, ResourceError> {
-        match self
-            .context
-            .s3
-            .get_bucket_versioning()
-            .bucket(self.bucket())
-            .send()
-            .await
-        {
-            Ok(output) => Ok(Some(
-                output
-                    .status()
-                    .map_or("Disabled", BucketVersioningStatus::as_str)
-                    .to_owned(),
-            )),
-            Err(error) => self.classify("GetBucketVersioning", "", error),
+    /// One setting: `take` of S3's answer (`None`: not set), `Ok(Some(None))` when S3 answers
+    /// `absent_code`, `Ok(None)` when the bucket does not exist.
+    async fn setting<O, E, T>(
+        &self,
+        operation: &'static str,
+        absent_code: &str,
+        answer: impl Future<Output = Result<O, SdkError<E, HttpResponse>>>,
+        take: impl FnOnce(O) -> Option<T>,
+    ) -> Result<Option<Option<T>>, ResourceError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        match answer.await {
+            Ok(output) => Ok(Some(take(output))),
+            Err(error) => self.classify(operation, absent_code, error),
         }
     }
 
-    async fn read_encryption(&self) -> Result<Option<String>, ResourceError> {
-        match self
-            .context
-            .s3
-            .get_bucket_encryption()
-            .bucket(self.bucket())
-            .send()
-            .await
-        {
-            Ok(output) => {
-                let rule = output
-                    .server_side_encryption_configuration()
-                    .and_then(|configuration| configuration.rules().first());
-                let by_default = rule
-                    .and_then(ServerSideEncryptionRule::apply_server_side_encryption_by_default);
-                let algorithm =
-                    by_default.map_or("none", |default| default.sse_algorithm().as_str());
-                let key = by_default.and_then(ServerSideEncryptionByDefault::kms_master_key_id);
-                let bucket_key =
-                    rule.and_then(ServerSideEncryptionRule::bucket_key_enabled) == Some(true);
-                Ok(Some(bucket_encryption(algorithm, key, bucket_key)))
+    /// Every setting at once; `None` when the bucket does not exist.
+    async fn read_settings(&self) -> Result<Option<(Settings, bool)>, ResourceError> {
+        let s3 = &self.context.s3;
+        let bucket = self.bucket();
+        let policy = async {
+            if self.context.plain_http() {
+                Ok(Some(None))
+            } else {
+                let answer = s3.get_bucket_policy().bucket(&bucket).send();
+                self.setting("GetBucketPolicy", "NoSuchBucketPolicy", answer, |output| {
+                    output.policy
+                })
+                .await
             }
-            Err(error) => self.classify(
+        };
+        let (versioning, encryption, public_access_block, ownership, policy, lifecycle, tags) = futures::try_join!(
+            self.setting(
+                "GetBucketVersioning",
+                "",
+                s3.get_bucket_versioning().bucket(&bucket).send(),
+                |output| output.status,
+            ),
+            self.setting(
                 "GetBucketEncryption",
                 "ServerSideEncryptionConfigurationNotFoundError",
-                error,
+                s3.get_bucket_encryption().bucket(&bucket).send(),
+                |output| {
+                    Some(
+                        output
+                            .server_side_encryption_configuration
+                            .map(|configuration| configuration.rules)
+                            .unwrap_or_default(),
+                    )
+                },
             ),
-        }
-    }
-
-    async fn read_public_access_block(&self) -> Result<Option<String>, ResourceError> {
-        match self
-            .context
-            .s3
-            .get_public_access_block()
-            .bucket(self.bucket())
-            .send()
-            .await
-        {
-            Ok(output) => {
-                let blocks = output.public_access_block_configuration();
-                let flag = |get: fn(&PublicAccessBlockConfiguration) -> Option<bool>| {
-                    blocks.and_then(get) == Some(true)
-                };
-                let on: Vec<&str> = [
-                    (
-                        "BlockPublicAcls",
-                        flag(PublicAccessBlockConfiguration::block_public_acls),
-                    ),
-                    (
-                        "BlockPublicPolicy",
-                        flag(PublicAccessBlockConfiguration::block_public_policy),
-                    ),
-                    (
-                        "IgnorePublicAcls",
-                        flag(PublicAccessBlockConfiguration::ignore_public_acls),
-                    ),
-                    (
-                        "RestrictPublicBuckets",
-                        flag(PublicAccessBlockConfiguration::restrict_public_buckets),
-                    ),
-                ]
-                .into_iter()
-                .filter_map(|(name, on)| on.then_some(name))
-                .collect();
-                Ok(Some(if on.is_empty() {
-                    "none".to_owned()
-                } else {
-                    on.join(", ")
-                }))
-            }
-            Err(error) => self.classify(
+            self.setting(
                 "GetPublicAccessBlock",
                 "NoSuchPublicAccessBlockConfiguration",
-                error,
+                s3.get_public_access_block().bucket(&bucket).send(),
+                |output| {
+                    Some(
+                        output
+                            .public_access_block_configuration
+                            .unwrap_or_else(|| PublicAccessBlockConfiguration::builder().build()),
+                    )
+                },
             ),
-        }
-    }
-
-    async fn read_ownership(&self) -> Result<Option<String>, ResourceError> {
-        match self
-            .context
-            .s3
-            .get_bucket_ownership_controls()
-            .bucket(self.bucket())
-            .send()
-            .await
-        {
-            Ok(output) => Ok(Some(
-                output
-                    .ownership_controls()
-                    .and_then(|controls| controls.rules().first())
-                    .map_or("none", |rule| rule.object_ownership().as_str())
-                    .to_owned(),
-            )),
-            Err(error) => self.classify(
+            self.setting(
                 "GetBucketOwnershipControls",
                 "OwnershipControlsNotFoundError",
-                error,
-            ),
-        }
-    }
-
-    async fn read_policy(&self) -> Result<Option<String>, ResourceError> {
-        match self
-            .context
-            .s3
-            .get_bucket_policy()
-            .bucket(self.bucket())
-            .send()
-            .await
-        {
-            Ok(output) => Ok(Some(
-                output.policy().map_or_else(|| "none".to_owned(), canonical),
-            )),
-            Err(error) => self.classify("GetBucketPolicy", "NoSuchBucketPolicy", error),
-        }
-    }
-
-    async fn read_lifecycle(&self) -> Result<Option<String>, ResourceError> {
-        match self
-            .context
-            .s3
-            .get_bucket_lifecycle_configuration()
-            .bucket(self.bucket())
-            .send()
-            .await
-        {
-            Ok(output) => {
-                let enabled = || {
+                s3.get_bucket_ownership_controls().bucket(&bucket).send(),
+                |output| Some(
                     output
-                        .rules()
-                        .iter()
-                        .filter(|rule| rule.status() == &ExpirationStatus::Enabled)
-                };
-                let prefix = |rule: &LifecycleRule| {
-                    rule.filter()
-                        .and_then(LifecycleRuleFilter::prefix)
+                        .ownership_controls
+                        .map(|controls| controls.rules)
                         .unwrap_or_default()
-                        .to_owned()
-                };
-                let prefixes = enabled()
-                    .filter(|rule| {
-                        rule.noncurrent_version_expiration()
-                            .and_then(NoncurrentVersionExpiration::noncurrent_days)
-                            == Some(NONCURRENT_LOCK_DAYS)
-                    })
-                    .map(prefix)
-                    .filter(|prefix| !prefix.is_empty());
-                // Only a rule with no prefix covers every upload.
-                let aborts = enabled().any(|rule| {
-                    prefix(rule).is_empty()
-                        && rule
-                            .abort_incomplete_multipart_upload()
-                            .and_then(AbortIncompleteMultipartUpload::days_after_initiation)
-                            == Some(ABORT_UPLOAD_DAYS)
-                });
-                let description = Self::lifecycle_description(prefixes, aborts);
-                Ok(Some(if description.is_empty() {
-                    "none".to_owned()
-                } else {
-                    description
-                }))
-            }
-            Err(error) => self.classify(
+                ),
+            ),
+            policy,
+            self.setting(
                 "GetBucketLifecycleConfiguration",
                 "NoSuchLifecycleConfiguration",
-                error,
+                s3.get_bucket_lifecycle_configuration()
+                    .bucket(&bucket)
+                    .send(),
+                |output| Some(output.rules.unwrap_or_default()),
             ),
-        }
+            self.read_tags(),
+        )?;
+        let (
+            Some(versioning),
+            Some(encryption),
+            Some(public_access_block),
+            Some(ownership),
+            Some(policy),
+            Some(lifecycle),
+            Some((tags, cut_short)),
+        ) = (
+            versioning,
+            encryption,
+            public_access_block,
+            ownership,
+            policy,
+            lifecycle,
+            tags,
+        )
+        else {
+            return Ok(None);
+        };
+        let settings = Settings {
+            versioning,
+            encryption,
+            public_access_block,
+            ownership,
+            policy,
+            lifecycle,
+            tags,
+        };
+        Ok(Some((settings, cut_short)))
     }
 
-    /// The `tags` attribute, and whether the bucket is ours: tagged `ManagedBy=shopstack`, or
-    /// without any tag and empty.
+    /// The tag set (`None` without one), and whether the bucket is ours although untagged.
     ///
     /// `create` tags the bucket in its CreateBucket and, for an S3 that ignores tags there (as
     /// the emulator does), again first thing after it. A run killed between the two leaves the
     /// bucket empty and untagged: that is a creation of ours cut short, so the next apply
     /// finishes it rather than adopting it untagged or refusing it as a conflict.
-    async fn read_tags(&self) -> Result<Option<(String, bool)>, ResourceError> {
-        let tagging = self
+    async fn read_tags(&self) -> Result<Option<(Option<Vec<Tag>>, bool)>, ResourceError> {
+        let answer = self
             .context
             .s3
             .get_bucket_tagging()
             .bucket(self.bucket())
-            .send()
-            .await;
-        let (attribute, managed, untagged) = match tagging {
-            Ok(output) => {
-                let pairs = || output.tag_set().iter().map(|tag| (tag.key(), tag.value()));
-                (
-                    tags_attribute(pairs(), &self.context.names.tags()),
-                    is_managed(pairs()),
-                    output.tag_set().is_empty(),
-                )
-            }
-            Err(error) => match self.classify("GetBucketTagging", "NoSuchTagSet", error)? {
-                Some(none) => (none, false, true),
-                None => return Ok(None),
-            },
+            .send();
+        let Some(tags) = self
+            .setting("GetBucketTagging", "NoSuchTagSet", answer, |output| {
+                Some(output.tag_set)
+            })
+            .await?
+        else {
+            return Ok(None);
         };
+        let untagged = tags.as_ref().is_none_or(Vec::is_empty);
         let cut_short = untagged && self.is_empty().await?;
         if cut_short {
             tracing::info!(
@@ -388,7 +316,7 @@ impl StateBucket {
                 "an empty bucket without tags: a creation cut short, finished by apply"
             );
         }
-        Ok(Some((attribute, managed || cut_short)))
+        Ok(Some((tags, cut_short)))
     }
 
     async fn put(&self, attribute: &str) -> Result<(), ResourceError> {
@@ -405,7 +333,7 @@ impl StateBucket {
                     .versioning_configuration(configuration);
                 retry::eventually(&retry::S3_BUCKET_SETTLING, || request.clone().send())
                     .await
-                    .map_err(aws("S3", "PutBucketVersioning", &bucket))?;
+                    .map_err(aws_call("S3", "PutBucketVersioning", &bucket))?;
             }
             "encryption" => {
                 // Without a key named, S3 uses the account's aws/s3 key.
@@ -428,7 +356,7 @@ impl StateBucket {
                     .server_side_encryption_configuration(configuration);
                 retry::eventually(&retry::S3_BUCKET_SETTLING, || request.clone().send())
                     .await
-                    .map_err(aws("S3", "PutBucketEncryption", &bucket))?;
+                    .map_err(aws_call("S3", "PutBucketEncryption", &bucket))?;
             }
             "public_access_block" => {
                 let configuration = PublicAccessBlockConfiguration::builder()
@@ -443,7 +371,7 @@ impl StateBucket {
                     .public_access_block_configuration(configuration);
                 retry::eventually(&retry::S3_BUCKET_SETTLING, || request.clone().send())
                     .await
-                    .map_err(aws("S3", "PutPublicAccessBlock", &bucket))?;
+                    .map_err(aws_call("S3", "PutPublicAccessBlock", &bucket))?;
             }
             "object_ownership" => {
                 let rule = OwnershipControlsRule::builder()
@@ -460,14 +388,14 @@ impl StateBucket {
                     .ownership_controls(controls);
                 retry::eventually(&retry::S3_BUCKET_SETTLING, || request.clone().send())
                     .await
-                    .map_err(aws("S3", "PutBucketOwnershipControls", &bucket))?;
+                    .map_err(aws_call("S3", "PutBucketOwnershipControls", &bucket))?;
             }
             "tls_policy" => {
                 let policy = tls_only_bucket_policy(&self.context.state_bucket_arn()).to_string();
                 let request = s3.put_bucket_policy().bucket(&bucket).policy(policy);
                 retry::eventually(&retry::S3_BUCKET_SETTLING, || request.clone().send())
                     .await
-                    .map_err(aws("S3", "PutBucketPolicy", &bucket))?;
+                    .map_err(aws_call("S3", "PutBucketPolicy", &bucket))?;
             }
             "lifecycle" => {
                 let mut configuration = BucketLifecycleConfiguration::builder();
@@ -512,7 +440,7 @@ impl StateBucket {
                     .lifecycle_configuration(configuration);
                 retry::eventually(&retry::S3_BUCKET_SETTLING, || request.clone().send())
                     .await
-                    .map_err(aws("S3", "PutBucketLifecycleConfiguration", &bucket))?;
+                    .map_err(aws_call("S3", "PutBucketLifecycleConfiguration", &bucket))?;
             }
             "tags" => {
                 let tagging = Tagging::builder()
@@ -522,7 +450,7 @@ impl StateBucket {
                 let request = s3.put_bucket_tagging().bucket(&bucket).tagging(tagging);
                 retry::eventually(&retry::S3_BUCKET_SETTLING, || request.clone().send())
                     .await
-                    .map_err(aws("S3", "PutBucketTagging", &bucket))?;
+                    .map_err(aws_call("S3", "PutBucketTagging", &bucket))?;
             }
             other => return Err(self.no_setter(other)),
         }
@@ -544,7 +472,7 @@ impl StateBucket {
                 .set_version_id_marker(version_marker.take())
                 .send()
                 .await
-                .map_err(aws("S3", "ListObjectVersions", &bucket))?;
+                .map_err(aws_call("S3", "ListObjectVersions", &bucket))?;
             let versions = page
                 .versions()
                 .iter()
@@ -617,57 +545,25 @@ impl Resource for StateBucket {
     }
 
     async fn read(&self) -> Result<Option<Live>, ResourceError> {
-        let policy = async {
-            if self.context.plain_http() {
-                Ok(Some("skipped".to_owned()))
-            } else {
-                self.read_policy().await
-            }
-        };
-        let (versioning, encryption, public_access_block, ownership, policy, lifecycle, tags) = futures::try_join!(
-            self.read_versioning(),
-            self.read_encryption(),
-            self.read_public_access_block(),
-            self.read_ownership(),
-            policy,
-            self.read_lifecycle(),
-            self.read_tags(),
-        )?;
-        let (
-            Some(versioning),
-            Some(encryption),
-            Some(public_access_block),
-            Some(ownership),
-            Some(policy),
-            Some(lifecycle),
-            Some((tags, managed)),
-        ) = (
-            versioning,
-            encryption,
-            public_access_block,
-            ownership,
-            policy,
-            lifecycle,
-            tags,
-        )
-        else {
+        let Some((settings, cut_short)) = self.read_settings().await? else {
             return Ok(None);
         };
-        let mut attributes = Attributes::from([
-            ("versioning", versioning),
-            ("encryption", encryption),
-            ("public_access_block", public_access_block),
-            ("object_ownership", ownership),
-            ("lifecycle", lifecycle),
-            ("tags", tags),
-        ]);
-        if !self.context.plain_http() {
-            attributes.insert("tls_policy", policy);
-        }
         Ok(Some(Live {
-            attributes,
-            managed,
+            attributes: settings.attributes(&self.context.names.tags(), !self.context.plain_http()),
+            managed: is_managed(settings.tag_pairs()) || cut_short,
+            answers: Answers::new(settings),
         }))
+    }
+
+    fn terraform_type(&self) -> &'static str {
+        "aws_s3_bucket"
+    }
+
+    fn terraform(&self, live: &Live) -> Vec<Importable> {
+        live.answers
+            .get::<Settings>()
+            .map(|settings| terraform::importables(&self.bucket(), settings))
+            .unwrap_or_default()
     }
 
     async fn create(&self) -> Result<(), ResourceError> {
@@ -691,7 +587,7 @@ impl Resource for StateBucket {
         if let Err(error) = created {
             // Another process creating the same environment got there first: carry on.
             if aws_error_code(&error) != Some("BucketAlreadyOwnedByYou") {
-                return Err(aws("S3", "CreateBucket", &bucket)(error));
+                return Err(aws_call("S3", "CreateBucket", &bucket)(error).into());
             }
         }
         // Every setting at once, tags among them: until they are set, emptiness tells this
@@ -729,7 +625,7 @@ impl Resource for StateBucket {
             match self.context.s3.delete_bucket().bucket(&bucket).send().await {
                 Ok(_) => return Ok(()),
                 Err(error) if aws_error_code(&error) == Some("BucketNotEmpty") => {}
-                Err(error) => return Err(aws("S3", "DeleteBucket", &bucket)(error)),
+                Err(error) => return Err(aws_call("S3", "DeleteBucket", &bucket)(error).into()),
             }
         }
         let own_lock = self.own_lockfile();
@@ -753,7 +649,7 @@ impl Resource for StateBucket {
                 .delete(delete)
                 .send()
                 .await
-                .map_err(aws("S3", "DeleteObjects", &bucket))?;
+                .map_err(aws_call("S3", "DeleteObjects", &bucket))?;
             if let Some(failure) = output.errors().first() {
                 return Err(self.unexpected(format!(
                     "could not delete {}: {}",
@@ -768,7 +664,7 @@ impl Resource for StateBucket {
             .bucket(&bucket)
             .send()
             .await
-            .map_err(aws("S3", "DeleteBucket", &bucket))?;
+            .map_err(aws_call("S3", "DeleteBucket", &bucket))?;
         Ok(())
     }
 
