@@ -6,6 +6,7 @@ pub mod aws_answers;
 pub mod cluster;
 pub mod cluster_tools;
 pub mod emulator;
+pub mod helm_argv;
 #[cfg(feature = "kube-api")]
 pub mod kube_api;
 pub mod listener;

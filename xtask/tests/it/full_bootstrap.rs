@@ -12,8 +12,8 @@ use base64::Engine;
 use serde_json::{Value, json};
 use shopstack_core::Names;
 use shopstack_testkit::cluster::{self, KindClusters, components};
-use shopstack_testkit::cluster_tools;
 use shopstack_testkit::{Account, StandIns, TestProject, emulator_endpoint};
+use shopstack_testkit::{cluster_tools, helm_argv};
 
 use crate::{text, xtask};
 
@@ -187,60 +187,18 @@ fn calls_after_probes(tools: &StandIns) -> Vec<Vec<String>> {
 /// the local registry, `config_version` being `app-config`'s resource version.
 fn helm_upgrades(names: &Names, config_version: &str) -> [Vec<String>; 2] {
     let context = names.kube_context();
-    let namespace = names.app_namespace();
+    let helm = |argv: Vec<String>| [vec!["helm".to_owned()], argv].concat();
+    let app = helm_argv::AppRelease {
+        project: &names.app_namespace(),
+        repository: &format!("localhost:5001/{}", names.ecr_repository()),
+        tag: TAG,
+        config_version,
+        local_registry: true,
+        node_port: Some(30080),
+    };
     [
-        owned(&[
-            "helm",
-            "upgrade",
-            "--install",
-            "kube-prometheus-stack",
-            "deploy/observability/kube-prometheus-stack-67.8.0.tgz",
-            "--namespace",
-            "observability",
-            "--create-namespace",
-            "--values",
-            "deploy/observability/values.yaml",
-            "--set",
-            "grafana.service.type=NodePort",
-            "--set",
-            "grafana.service.nodePort=30300",
-            "--atomic",
-            "--wait",
-            "--timeout",
-            "600s",
-            "--kube-context",
-            &context,
-        ]),
-        owned(&[
-            "helm",
-            "upgrade",
-            "--install",
-            PROJECT,
-            "deploy/charts/shopstack-app",
-            "--namespace",
-            &namespace,
-            "--create-namespace",
-            "--set",
-            &format!("image.repository=localhost:5001/{}", names.ecr_repository()),
-            "--set",
-            &format!("image.tag={TAG}"),
-            "--set",
-            "environment=local",
-            "--set",
-            "imagePullSecrets=null",
-            "--set",
-            &format!("configVersion={config_version}"),
-            "--set",
-            "service.type=NodePort",
-            "--set",
-            "service.nodePort=30080",
-            "--atomic",
-            "--wait",
-            "--timeout",
-            "600s",
-            "--kube-context",
-            &context,
-        ]),
+        helm(helm_argv::observability_upgrade(Some(30300), &context)),
+        helm(app.upgrade(&context)),
     ]
 }
 

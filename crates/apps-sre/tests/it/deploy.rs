@@ -5,6 +5,7 @@ use serde_json::json;
 
 use crate::{CANARY, Workspace, assert_exit, b64, stderr, stdout};
 use shopstack_testkit::cluster::TestCluster;
+use shopstack_testkit::helm_argv;
 
 /// helm's answers to the calls `deploy` makes; each call's variables are kept in `$STATE`.
 const HELM: &str = r#"set > "$STATE/env-$$"
@@ -38,61 +39,22 @@ const HELM_ATOMIC_FAILURE: &str = r#"case "$1" in
   *) exit 0 ;;
 esac"#;
 
-const OBSERVABILITY_UPGRADE: [&str; 15] = [
-    "upgrade",
-    "--install",
-    "kube-prometheus-stack",
-    "deploy/observability/kube-prometheus-stack-67.8.0.tgz",
-    "--namespace",
-    "observability",
-    "--create-namespace",
-    "--values",
-    "deploy/observability/values.yaml",
-    "--atomic",
-    "--wait",
-    "--timeout",
-    "600s",
-    "--kube-context",
-    "",
-];
-
 fn observability_upgrade(context: &str) -> Vec<String> {
-    let mut args: Vec<String> = OBSERVABILITY_UPGRADE.map(str::to_owned).to_vec();
-    if let Some(last) = args.last_mut() {
-        *last = context.to_owned();
-    }
-    args
+    helm_argv::observability_upgrade(None, context)
 }
 
 /// The upgrade of the app release, `config_version` being the synced `app-config`'s resource
 /// version (as the API server stores it).
 fn app_upgrade(workspace: &Workspace, uri: &str, tag: &str, config_version: &str) -> Vec<String> {
-    let project = &workspace.project;
-    [
-        "upgrade",
-        "--install",
-        project,
-        "deploy/charts/shopstack-app",
-        "--namespace",
-        project,
-        "--create-namespace",
-        "--set",
-        &format!("image.repository={uri}"),
-        "--set",
-        &format!("image.tag={tag}"),
-        "--set",
-        "environment=local",
-        "--set",
-        &format!("configVersion={config_version}"),
-        "--atomic",
-        "--wait",
-        "--timeout",
-        "600s",
-        "--kube-context",
-        &workspace.kube_context(),
-    ]
-    .map(str::to_owned)
-    .to_vec()
+    helm_argv::AppRelease {
+        project: &workspace.project,
+        repository: uri,
+        tag,
+        config_version,
+        local_registry: false,
+        node_port: None,
+    }
+    .upgrade(&workspace.kube_context())
 }
 
 /// The last line of the standard error: the error, after the progress lines.

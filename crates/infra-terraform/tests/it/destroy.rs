@@ -242,12 +242,7 @@ fn destroy_removes_a_role_with_policies_added_by_hand_and_keeps_the_policy_itsel
 
 #[test]
 fn destroy_takes_a_role_out_of_an_instance_profile_before_deleting_it() {
-    let proxy = shopstack_testkit::Proxy::start(
-        &shopstack_testkit::emulator_endpoint(),
-        shopstack_testkit::Behaviour::default(),
-    )
-    .expect("proxy");
-    let stack = Stack::behind(&proxy);
+    let (proxy, stack) = Stack::proxied();
     let role = stack.names("local").codebuild_role();
     assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
     let iam = stack.iam();

@@ -3,16 +3,15 @@
 
 use std::time::Duration;
 
-use shopstack_testkit::{Behaviour, Fault, Hold, Lift, Proxy, emulator_endpoint};
+use shopstack_testkit::{Behaviour, Fault, Hold, Lift, Proxy};
 
 use crate::lock_support::{infra_lock_id, lock_item};
-use crate::support::{Stack, assert_exit};
+use crate::support::{Stack, assert_each_resource_once, assert_exit};
 use crate::{stderr, stdout};
 
 #[test]
 fn apply_converges_when_a_fifth_of_requests_fail() {
-    let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
-    let stack = Stack::behind(&proxy);
+    let (proxy, stack) = Stack::proxied();
     proxy.set_behaviour(Behaviour {
         fault_share: 0.2,
         faults: vec![
@@ -40,34 +39,13 @@ fn apply_converges_when_a_fifth_of_requests_fail() {
 
     proxy.set_behaviour(Behaviour::default());
     assert_exit(&stack.run(&["plan", "--detailed-exitcode"]), 0);
-    // Each resource exists once: one provider, one role of each name, one project.
-    let names = stack.names("local");
-    stack.block_on(async {
-        let providers = stack
-            .iam()
-            .list_open_id_connect_providers()
-            .send()
-            .await
-            .expect("providers");
-        assert_eq!(providers.open_id_connect_provider_list().len(), 1);
-        let mut expected = vec![
-            names.ci_role(),
-            names.infrastructure_role(),
-            names.codebuild_role(),
-        ];
-        expected.sort();
-        assert_eq!(stack.role_names().await, expected);
-        let tables = stack.dynamodb().list_tables().send().await.expect("tables");
-        assert_eq!(tables.table_names(), [names.lock_table()]);
-        let buckets = stack.s3().list_buckets().send().await.expect("buckets");
-        assert_eq!(buckets.buckets().len(), 1);
-    });
+    // Each resource exists once, and is ShopStack's own.
+    assert_each_resource_once(&stack);
 }
 
 #[test]
 fn apply_fails_naming_each_call_when_every_request_fails() {
-    let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
-    let stack = Stack::behind(&proxy);
+    let (proxy, stack) = Stack::proxied();
     proxy.set_behaviour(Behaviour {
         fault_share: 1.0,
         faults: vec![Fault::InternalError],
@@ -139,8 +117,7 @@ fn apply_fails_naming_each_call_when_every_request_fails() {
 
 #[test]
 fn an_identity_check_that_keeps_failing_is_one_line_naming_sts() {
-    let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
-    let stack = Stack::behind(&proxy);
+    let (proxy, stack) = Stack::proxied();
     proxy.set_behaviour(Behaviour {
         fault_share: 1.0,
         faults: vec![Fault::ServiceUnavailable],
@@ -187,8 +164,7 @@ fn forwarded(proxy: &Proxy, service: &str, operation: &str) -> usize {
 
 #[test]
 fn apply_fails_naming_the_call_and_releases_the_lock_when_a_service_always_fails() {
-    let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
-    let stack = Stack::behind(&proxy);
+    let (proxy, stack) = Stack::proxied();
     assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
     proxy.clear();
     // Everything the resources need beyond the state backend fails; the lock's own calls
@@ -233,8 +209,7 @@ fn apply_fails_naming_the_call_and_releases_the_lock_when_a_service_always_fails
 
 #[test]
 fn when_releasing_the_lock_fails_too_the_message_names_the_lock_left_and_how_to_clear_it() {
-    let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
-    let stack = Stack::behind(&proxy);
+    let (proxy, stack) = Stack::proxied();
     assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
     // Hold the plan's read of the lock table (made once the lock is taken, and the check for a
     // lockfile of the same path beside it, are answered), then let every request fail from there.

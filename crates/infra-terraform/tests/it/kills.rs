@@ -6,10 +6,10 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::time::Duration;
 
-use shopstack_testkit::{Behaviour, Hold, Lift, Proxy, Request, emulator_endpoint};
+use shopstack_testkit::{Behaviour, Hold, Lift, Proxy, Request};
 
 use crate::lock_support::{infra_lock_id, lock_item};
-use crate::support::{Stack, assert_exit};
+use crate::support::{Stack, assert_each_resource_once, assert_exit};
 use crate::{stderr, stdout};
 
 /// How long a step of a killed apply may take before the test gives up.
@@ -42,109 +42,6 @@ fn reads(request: &Request) -> bool {
         .iter()
         .any(|prefix| operation.starts_with(prefix))
         || (request.service == "dynamodb" && operation == "PutItem")
-}
-
-/// Each resource exists exactly once, as AWS lists them in the stack's own account, and meets
-/// every control (`audit`).
-pub fn assert_each_resource_once(stack: &Stack) {
-    let names = stack.names("local");
-    stack.block_on(async {
-        let buckets = stack.s3().list_buckets().send().await.expect("buckets");
-        let buckets: Vec<&str> = buckets.buckets().iter().filter_map(|b| b.name()).collect();
-        assert_eq!(buckets, [names.state_bucket()]);
-        let tables = stack.dynamodb().list_tables().send().await.expect("tables");
-        assert_eq!(tables.table_names(), [names.lock_table()]);
-        let secrets = stack
-            .secrets()
-            .list_secrets()
-            .send()
-            .await
-            .expect("secrets");
-        let secrets: Vec<&str> = secrets
-            .secret_list()
-            .iter()
-            .filter_map(|secret| secret.name())
-            .collect();
-        assert_eq!(secrets, [names.app_secret()]);
-        let repositories = stack
-            .ecr()
-            .describe_repositories()
-            .send()
-            .await
-            .expect("repositories");
-        let repositories: Vec<&str> = repositories
-            .repositories()
-            .iter()
-            .filter_map(|repository| repository.repository_name())
-            .collect();
-        assert_eq!(repositories, [names.ecr_repository()]);
-        let providers = stack
-            .iam()
-            .list_open_id_connect_providers()
-            .send()
-            .await
-            .expect("providers");
-        let providers: Vec<&str> = providers
-            .open_id_connect_provider_list()
-            .iter()
-            .filter_map(|provider| provider.arn())
-            .collect();
-        assert_eq!(providers, [stack.oidc_provider_arn()]);
-        let roles = stack.iam().list_roles().send().await.expect("roles");
-        let mut roles: Vec<&str> = roles.roles().iter().map(|role| role.role_name()).collect();
-        roles.sort_unstable();
-        let mut expected = vec![
-            names.ci_role(),
-            names.infrastructure_role(),
-            names.codebuild_role(),
-        ];
-        expected.sort();
-        assert_eq!(roles, expected);
-        let projects = stack
-            .codebuild()
-            .list_projects()
-            .send()
-            .await
-            .expect("projects");
-        assert_eq!(projects.projects(), [names.codebuild_project()]);
-    });
-    // Every resource is ShopStack's own: none merely adopted (which would leave it untagged,
-    // unaudited and kept by `destroy`).
-    let status = stack.run(&["status", "--json"]);
-    assert_exit(&status, 0);
-    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status JSON");
-    let states: Vec<(&str, &str)> = status["resources"]
-        .as_array()
-        .expect("resources")
-        .iter()
-        .map(|resource| {
-            (
-                resource["address"].as_str().unwrap_or_default(),
-                resource["state"].as_str().unwrap_or_default(),
-            )
-        })
-        .collect();
-    assert!(
-        states.len() == 9 && states.iter().all(|(_, state)| *state == "ok"),
-        "{states:?}"
-    );
-    let tagging = stack
-        .block_on(
-            stack
-                .s3()
-                .get_bucket_tagging()
-                .bucket(names.state_bucket())
-                .send(),
-        )
-        .expect("the state bucket's tags");
-    assert!(
-        tagging
-            .tag_set()
-            .iter()
-            .any(|tag| tag.key() == "ManagedBy" && tag.value() == "shopstack"),
-        "{tagging:?}"
-    );
-    assert_exit(&stack.run(&["audit"]), 0);
 }
 
 /// Runs `infra-terraform COMMAND --auto-approve` behind `proxy` holding `hold`, SIGKILLs it once
@@ -213,8 +110,7 @@ fn refused_then_unlocked(stack: &Stack, proxy: &Proxy, command: &str, id: &str) 
 /// the stale lock (when the kill left one), `force-unlock` clears it, `apply` converges, and a
 /// plan after it has nothing to change.
 fn killed_at(hold: Hold, leaves_lock: bool) {
-    let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
-    let stack = Stack::behind(&proxy);
+    let (proxy, stack) = Stack::proxied();
     let held = kill_at(&stack, &proxy, "apply", &hold);
 
     let ids = listed_ids(&stack);
@@ -253,8 +149,7 @@ fn killed_at(hold: Hold, leaves_lock: bool) {
 /// `destroy` refuses naming the stale lock, `force-unlock` clears it, and `destroy` then removes
 /// everything that was left (the secret scheduled for deletion, as always).
 fn destroy_killed_at(hold: Hold) {
-    let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
-    let stack = Stack::behind(&proxy);
+    let (proxy, stack) = Stack::proxied();
     assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
     let held = kill_at(&stack, &proxy, "destroy", &hold);
 
@@ -392,8 +287,7 @@ kill_points! {
 /// resource after what it needs, then releases the lock.
 #[test]
 fn the_kill_points_are_in_dependency_order_in_an_apply() {
-    let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
-    let stack = Stack::behind(&proxy);
+    let (proxy, stack) = Stack::proxied();
     assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
     let requests = proxy.requests();
     let sequence = operations(&requests);
@@ -462,8 +356,7 @@ fn the_kill_points_are_in_dependency_order_in_an_apply() {
 /// the end, so a kill anywhere before leaves a lock the next run reports.
 #[test]
 fn the_lock_table_is_the_last_deletion_of_a_destroy() {
-    let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
-    let stack = Stack::behind(&proxy);
+    let (proxy, stack) = Stack::proxied();
     assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
     proxy.clear();
     assert_exit(&stack.run(&["destroy", "--auto-approve"]), 0);

@@ -7,12 +7,12 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::primitives::ByteStream;
 
-use shopstack_testkit::{Behaviour, Hold, Lift, Proxy, emulator_endpoint};
+use shopstack_testkit::{Behaviour, Hold, Lift, Proxy};
 
-use crate::kills::assert_each_resource_once;
 use crate::lock_support::{
     PromptingApply, drift, infra_lock_id, lock_item, put_foreign_lock, wait_for,
 };
+use crate::support::assert_each_resource_once;
 use crate::support::{Stack, assert_exit};
 use crate::{stderr, stdout};
 
@@ -343,15 +343,10 @@ fn without_lock_timeout_the_applies_that_lose_the_race_fail_naming_the_holder() 
 /// A first apply (with `flags`) started behind a proxy holding its lock request, the one after
 /// its CreateTable: once that is held.
 fn creator_held(flags: &[&str]) -> (Proxy, Stack, std::process::Child) {
-    let proxy = Proxy::start(
-        &emulator_endpoint(),
-        Behaviour {
-            hold: Some(Hold::operation("dynamodb", "PutItem").after("dynamodb", "CreateTable")),
-            ..Behaviour::default()
-        },
-    )
-    .expect("proxy");
-    let stack = Stack::behind(&proxy);
+    let (proxy, stack) = Stack::proxied_with(Behaviour {
+        hold: Some(Hold::operation("dynamodb", "PutItem").after("dynamodb", "CreateTable")),
+        ..Behaviour::default()
+    });
     let creator = stack
         .command(&[&["apply", "--auto-approve"], flags].concat())
         .stdout(std::process::Stdio::piped())

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use shopstack_testkit::{AwsAnswer, Behaviour, Proxy, emulator_endpoint, real_aws};
+use shopstack_testkit::{AwsAnswer, Behaviour, Proxy, real_aws};
 
 use crate::stdout;
 use crate::support::{Stack, assert_exit};
@@ -30,15 +30,10 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 
 #[test]
 fn apply_plan_and_destroy_converge_through_awss_documented_answers() {
-    let proxy = Proxy::start(
-        &emulator_endpoint(),
-        Behaviour {
-            answers: real_aws(),
-            ..Behaviour::default()
-        },
-    )
-    .expect("proxy");
-    let stack = Stack::behind(&proxy);
+    let (proxy, stack) = Stack::proxied_with(Behaviour {
+        answers: real_aws(),
+        ..Behaviour::default()
+    });
     let names = stack.names("local");
 
     let apply = stack.run(&["apply", "--auto-approve"]);
@@ -166,8 +161,7 @@ fn tags_beyond_the_first_page_are_read() {
 
 #[test]
 fn a_state_bucket_in_another_region_is_one_line_naming_both() {
-    let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
-    let stack = Stack::behind(&proxy);
+    let (proxy, stack) = Stack::proxied();
     let names = stack.names("local");
     assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
     // The bucket answers from another region than the environment's: S3 redirects.
@@ -260,24 +254,19 @@ fn policies_in_another_order_are_no_drift() {
 fn settings_that_read_back_stale_are_confirmed_before_apply_reports_success() {
     // S3 answers the first read after a lifecycle write with the old state (none yet): apply
     // reads again until it sees what it wrote, so the plan right after it is clean.
-    let proxy = Proxy::start(
-        &emulator_endpoint(),
-        Behaviour {
-            answers: vec![
-                AwsAnswer::error(
-                    "s3",
-                    "GET ?lifecycle",
-                    404,
-                    "NoSuchLifecycleConfiguration",
-                    "The lifecycle configuration does not exist",
-                )
-                .after("s3", "PUT ?lifecycle"),
-            ],
-            ..Behaviour::default()
-        },
-    )
-    .expect("proxy");
-    let stack = Stack::behind(&proxy);
+    let (proxy, stack) = Stack::proxied_with(Behaviour {
+        answers: vec![
+            AwsAnswer::error(
+                "s3",
+                "GET ?lifecycle",
+                404,
+                "NoSuchLifecycleConfiguration",
+                "The lifecycle configuration does not exist",
+            )
+            .after("s3", "PUT ?lifecycle"),
+        ],
+        ..Behaviour::default()
+    });
     let apply = stack.run(&["apply", "--auto-approve"]);
     assert_exit(&apply, 0);
     assert_eq!(

@@ -1,19 +1,15 @@
 //! The requests a command makes, counted by a proxy in front of the emulator.
 
-use shopstack_testkit::{Behaviour, Proxy, emulator_endpoint};
+use shopstack_testkit::Proxy;
 
-use crate::support::{REGION, Stack, assert_exit};
+use crate::support::{Stack, assert_exit};
 
 /// The budget of a no-op plan of a whole environment.
 const NO_OP_PLAN_BUDGET: usize = 25;
 
 #[test]
 fn a_no_op_plan_reads_each_thing_once_within_budget_and_writes_nothing() {
-    let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
-    let stack = Stack::with_environments(&format!(
-        "[environments.local]\nregion = \"{REGION}\"\nendpoint_url = \"{}\"\n",
-        proxy.url()
-    ));
+    let (proxy, stack) = Stack::proxied();
     assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
     proxy.clear();
 
@@ -78,8 +74,7 @@ fn reads(proxy: &Proxy) -> std::collections::BTreeMap<String, usize> {
 
 #[test]
 fn an_apply_from_nothing_reads_each_resource_once() {
-    let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
-    let stack = Stack::behind(&proxy);
+    let (proxy, stack) = Stack::proxied();
     assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
     let first = reads(&proxy);
     proxy.clear();
@@ -103,8 +98,7 @@ fn an_apply_from_nothing_reads_each_resource_once() {
 
 #[test]
 fn export_terraform_reads_what_a_no_op_plan_reads_and_nothing_else() {
-    let proxy = Proxy::start(&emulator_endpoint(), Behaviour::default()).expect("proxy");
-    let stack = Stack::behind(&proxy);
+    let (proxy, stack) = Stack::proxied();
     assert_exit(&stack.run(&["apply", "--auto-approve"]), 0);
     proxy.clear();
     assert_exit(&stack.run(&["plan", "--detailed-exitcode"]), 0);

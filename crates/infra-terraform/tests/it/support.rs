@@ -30,6 +30,22 @@ impl Stack {
         Self::reaching(&emulator_endpoint())
     }
 
+    /// A project behind a new proxy to the shared emulator that passes every request on.
+    pub fn proxied() -> (shopstack_testkit::Proxy, Self) {
+        Self::proxied_with(shopstack_testkit::Behaviour::default())
+    }
+
+    /// A project behind a new proxy to the shared emulator, behaving as `behaviour` says.
+    pub fn proxied_with(
+        behaviour: shopstack_testkit::Behaviour,
+    ) -> (shopstack_testkit::Proxy, Self) {
+        let proxy =
+            shopstack_testkit::Proxy::start(&shopstack_testkit::emulator_endpoint(), behaviour)
+                .expect("proxy");
+        let stack = Self::behind(&proxy);
+        (proxy, stack)
+    }
+
     /// A project whose `local` environment reaches the emulator through `proxy`.
     pub fn behind(proxy: &shopstack_testkit::Proxy) -> Self {
         Self::reaching(&proxy.url())
@@ -303,4 +319,107 @@ pub fn assert_exit(output: &Output, code: i32) {
 pub fn policy(document: &str) -> serde_json::Value {
     let decoded = percent_encoding::percent_decode_str(document).decode_utf8_lossy();
     serde_json::from_str(&decoded).expect("policy JSON")
+}
+
+/// Each resource exists exactly once, as AWS lists them in the stack's own account, and meets
+/// every control (`audit`).
+pub fn assert_each_resource_once(stack: &Stack) {
+    let names = stack.names("local");
+    stack.block_on(async {
+        let buckets = stack.s3().list_buckets().send().await.expect("buckets");
+        let buckets: Vec<&str> = buckets.buckets().iter().filter_map(|b| b.name()).collect();
+        assert_eq!(buckets, [names.state_bucket()]);
+        let tables = stack.dynamodb().list_tables().send().await.expect("tables");
+        assert_eq!(tables.table_names(), [names.lock_table()]);
+        let secrets = stack
+            .secrets()
+            .list_secrets()
+            .send()
+            .await
+            .expect("secrets");
+        let secrets: Vec<&str> = secrets
+            .secret_list()
+            .iter()
+            .filter_map(|secret| secret.name())
+            .collect();
+        assert_eq!(secrets, [names.app_secret()]);
+        let repositories = stack
+            .ecr()
+            .describe_repositories()
+            .send()
+            .await
+            .expect("repositories");
+        let repositories: Vec<&str> = repositories
+            .repositories()
+            .iter()
+            .filter_map(|repository| repository.repository_name())
+            .collect();
+        assert_eq!(repositories, [names.ecr_repository()]);
+        let providers = stack
+            .iam()
+            .list_open_id_connect_providers()
+            .send()
+            .await
+            .expect("providers");
+        let providers: Vec<&str> = providers
+            .open_id_connect_provider_list()
+            .iter()
+            .filter_map(|provider| provider.arn())
+            .collect();
+        assert_eq!(providers, [stack.oidc_provider_arn()]);
+        let roles = stack.iam().list_roles().send().await.expect("roles");
+        let mut roles: Vec<&str> = roles.roles().iter().map(|role| role.role_name()).collect();
+        roles.sort_unstable();
+        let mut expected = vec![
+            names.ci_role(),
+            names.infrastructure_role(),
+            names.codebuild_role(),
+        ];
+        expected.sort();
+        assert_eq!(roles, expected);
+        let projects = stack
+            .codebuild()
+            .list_projects()
+            .send()
+            .await
+            .expect("projects");
+        assert_eq!(projects.projects(), [names.codebuild_project()]);
+    });
+    // Every resource is ShopStack's own: none merely adopted (which would leave it untagged,
+    // unaudited and kept by `destroy`).
+    let status = stack.run(&["status", "--json"]);
+    assert_exit(&status, 0);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status JSON");
+    let states: Vec<(&str, &str)> = status["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .map(|resource| {
+            (
+                resource["address"].as_str().unwrap_or_default(),
+                resource["state"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(
+        states.len() == 9 && states.iter().all(|(_, state)| *state == "ok"),
+        "{states:?}"
+    );
+    let tagging = stack
+        .block_on(
+            stack
+                .s3()
+                .get_bucket_tagging()
+                .bucket(names.state_bucket())
+                .send(),
+        )
+        .expect("the state bucket's tags");
+    assert!(
+        tagging
+            .tag_set()
+            .iter()
+            .any(|tag| tag.key() == "ManagedBy" && tag.value() == "shopstack"),
+        "{tagging:?}"
+    );
+    assert_exit(&stack.run(&["audit"]), 0);
 }
