@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use shopstack_core::command::{self, CommandError};
 use thiserror::Error;
 use xshell::{Shell, cmd};
 
@@ -23,23 +24,9 @@ pub enum DockerError {
         /// The build context.
         dir: std::path::PathBuf,
     },
-    /// docker ran and failed.
-    #[error("`{command}` failed: {detail}")]
-    Failed {
-        /// The command line.
-        command: String,
-        /// docker's last error line, or the exit status.
-        detail: String,
-    },
-    /// docker could not be started.
-    #[error("cannot run `{command}`")]
-    Start {
-        /// The command line.
-        command: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
+    /// docker could not run, or ran and failed.
+    #[error(transparent)]
+    Command(#[from] CommandError),
 }
 
 /// Checks that docker is installed.
@@ -92,14 +79,8 @@ pub fn build_from(
             .collect::<String>(),
         context.display()
     );
-    let status =
-        std::process::Command::from(cmd!(sh, "docker build {options...} --tag {tag} {context}"))
-            .status()
-            .map_err(|source| DockerError::Start {
-                command: command.clone(),
-                source,
-            })?;
-    check_status(command, status, "")
+    let build = cmd!(sh, "docker build {options...} --tag {tag} {context}");
+    Ok(command::run_shown(build, &command)?)
 }
 
 /// `docker login --username USER --password-stdin REGISTRY`, the password written to its stdin.
@@ -115,45 +96,19 @@ pub fn login(sh: &Shell, login: &RegistryLogin) -> Result<(), DockerError> {
     .ignore_status()
     .stdin(login.password.expose())
     .output()
-    .map_err(|source| DockerError::Start {
+    .map_err(|source| CommandError::Start {
         command: command.clone(),
         source: std::io::Error::other(source.to_string()),
     })?;
-    if output.status.success() {
-        return Ok(());
-    }
     let stderr = login
         .password
         .redact_in(&String::from_utf8_lossy(&output.stderr));
-    check_status(command, output.status, &stderr)
+    Ok(command::check_status(&command, output.status, &stderr)?)
 }
 
 /// `docker push IMAGE`, its output shown as it comes.
 pub fn push(sh: &Shell, image: &ImageRef) -> Result<(), DockerError> {
     let tag = image.to_string();
     let command = format!("docker push {tag}");
-    let status = std::process::Command::from(cmd!(sh, "docker push {tag}"))
-        .status()
-        .map_err(|source| DockerError::Start {
-            command: command.clone(),
-            source,
-        })?;
-    check_status(command, status, "")
-}
-
-fn check_status(
-    command: String,
-    status: std::process::ExitStatus,
-    stderr: &str,
-) -> Result<(), DockerError> {
-    if status.success() {
-        return Ok(());
-    }
-    let detail = stderr
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|line| !line.is_empty())
-        .map_or_else(|| format!("exited with {status}"), str::to_owned);
-    Err(DockerError::Failed { command, detail })
+    Ok(command::run_shown(cmd!(sh, "docker push {tag}"), &command)?)
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
+use shopstack_core::command::{self, CommandError};
 use thiserror::Error;
 use xshell::{Shell, cmd};
 
@@ -51,23 +52,9 @@ pub enum HelmError {
         #[source]
         source: std::io::Error,
     },
-    /// helm ran and failed.
-    #[error("`{command}` failed: {detail}")]
-    Failed {
-        /// The command line (never holding a secret).
-        command: String,
-        /// helm's `Error:` line, or the exit status.
-        detail: String,
-    },
-    /// helm could not be started.
-    #[error("cannot run `{command}`")]
-    Start {
-        /// The command line.
-        command: String,
-        /// Why.
-        #[source]
-        source: xshell::Error,
-    },
+    /// helm could not run, or ran and failed.
+    #[error(transparent)]
+    Command(#[from] CommandError),
     /// `helm list --output json` printed something else.
     #[error("`{command}` printed no release list: {message}")]
     BadOutput {
@@ -335,30 +322,13 @@ fn command_line(args: &[OsString]) -> String {
 /// Runs `helm ARGS`, returning its standard output; a failure carries helm's `Error:` line.
 fn run(sh: &Shell, args: &[OsString]) -> Result<String, HelmError> {
     check_installed()?;
-    let command = command_line(args);
-    let output = cmd!(sh, "helm {args...}")
-        .quiet()
-        .ignore_status()
-        .output()
-        .map_err(|source| HelmError::Start {
-            command: command.clone(),
-            source,
-        })?;
-    if output.status.success() {
-        return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
-    }
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let detail = stderr
+    let line = command_line(args);
+    let captured = command::capture(cmd!(sh, "helm {args...}"), &line)?;
+    let detail = captured
+        .stderr
         .lines()
         .rev()
         .find_map(|line| line.trim().strip_prefix("Error:").map(str::trim))
-        .or_else(|| {
-            stderr
-                .lines()
-                .rev()
-                .map(str::trim)
-                .find(|line| !line.is_empty())
-        })
-        .map_or_else(|| format!("exited with {}", output.status), str::to_owned);
-    Err(HelmError::Failed { command, detail })
+        .map(str::to_owned);
+    Ok(captured.or_failed(&line, detail)?)
 }

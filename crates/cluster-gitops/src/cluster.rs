@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use shopstack_core::command::CommandError;
 use shopstack_core::error_chain::error_chain;
 use thiserror::Error;
 use xshell::Shell;
@@ -229,10 +230,10 @@ pub async fn create(
         tokio::task::spawn_blocking(move || kind::create(&sh, &name, &config))
             .await
             .unwrap_or_else(|join| {
-                Err(KindError::Failed {
+                Err(KindError::Command(CommandError::Failed {
                     command: "kind create cluster".to_owned(),
                     detail: join.to_string(),
-                })
+                }))
             })
     };
     if let Err(error) = created {

@@ -3,6 +3,7 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
+use shopstack_core::command::{self, CommandError, last_meaningful_line};
 use thiserror::Error;
 use xshell::{Shell, cmd};
 
@@ -45,23 +46,9 @@ pub enum KindError {
         /// kind's message.
         detail: String,
     },
-    /// A kind command failed for another reason.
-    #[error("`{command}` failed: {detail}")]
-    Failed {
-        /// The command line.
-        command: String,
-        /// kind's error line, or the exit status.
-        detail: String,
-    },
-    /// A command could not be started at all.
-    #[error("cannot run `{command}`")]
-    Start {
-        /// The command line.
-        command: String,
-        /// Why.
-        #[source]
-        source: xshell::Error,
-    },
+    /// A command could not run, or ran and failed for another reason.
+    #[error(transparent)]
+    Command(#[from] CommandError),
 }
 
 /// Whether an executable called `name` is on `PATH`.
@@ -84,20 +71,11 @@ pub fn check_tools(sh: &Shell) -> Result<(), KindError> {
         return Err(KindError::DockerMissing);
     }
     let format = "{{.ServerVersion}}";
-    let output = cmd!(sh, "docker info --format {format}")
-        .quiet()
-        .ignore_status()
-        .output()
-        .map_err(|source| KindError::Start {
-            command: "docker info".to_owned(),
-            source,
-        })?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    if !output.status.success() || stdout.trim().is_empty() {
-        let detail = last_meaningful_line(&stderr)
-            .or_else(|| last_meaningful_line(&stdout))
-            .unwrap_or_else(|| format!("docker info exited with {}", output.status));
+    let info = command::capture(cmd!(sh, "docker info --format {format}"), "docker info")?;
+    if !info.status.success() || info.stdout.trim().is_empty() {
+        let detail = last_meaningful_line(&info.stderr)
+            .or_else(|| last_meaningful_line(&info.stdout))
+            .unwrap_or_else(|| format!("docker info exited with {}", info.status));
         return Err(KindError::DockerEngineDown { detail });
     }
     if !on_path("kind") {
@@ -134,14 +112,14 @@ pub fn create(sh: &Shell, name: &str, config: &Path) -> Result<(), KindError> {
     ];
     match run(sh, &args) {
         Ok(_) => Ok(()),
-        Err(KindError::Failed { detail, .. })
+        Err(KindError::Command(CommandError::Failed { detail, .. }))
             if detail.contains("node(s) already exist for a cluster with the name") =>
         {
             Err(KindError::AlreadyExists {
                 name: name.to_owned(),
             })
         }
-        Err(KindError::Failed { detail, .. })
+        Err(KindError::Command(CommandError::Failed { detail, .. }))
             if detail.contains("unable to decode config")
                 || detail.contains("unknown apiVersion")
                 || detail.contains("invalid configuration")
@@ -196,19 +174,11 @@ fn run<A: AsRef<OsStr>>(sh: &Shell, args: &[A]) -> Result<String, KindError> {
     if !on_path("kind") {
         return Err(KindError::KindMissing);
     }
-    let output = cmd!(sh, "kind {args...}")
-        .quiet()
-        .ignore_status()
-        .output()
-        .map_err(|source| KindError::Start {
-            command: command.clone(),
-            source,
-        })?;
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    if output.status.success() {
-        return Ok(stdout);
+    let captured = command::capture(cmd!(sh, "kind {args...}"), &command)?;
+    if captured.status.success() {
+        return Ok(captured.stdout);
     }
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = &captured.stderr;
     if let Some(line) = stderr
         .lines()
         .find(|line| line.contains("Cannot connect to the Docker daemon"))
@@ -243,19 +213,8 @@ fn run<A: AsRef<OsStr>>(sh: &Shell, args: &[A]) -> Result<String, KindError> {
                 detail.push(')');
             }
             detail
-        })
-        .or_else(|| last_meaningful_line(&stderr))
-        .unwrap_or_else(|| format!("exited with {}", output.status));
-    Err(KindError::Failed { command, detail })
-}
-
-/// The last line of `text` that is not blank, trimmed.
-pub(crate) fn last_meaningful_line(text: &str) -> Option<String> {
-    text.lines()
-        .rev()
-        .map(str::trim)
-        .find(|line| !line.is_empty())
-        .map(str::to_owned)
+        });
+    Ok(captured.or_failed(&command, detail)?)
 }
 
 fn strip_kind_prefix(detail: &str) -> String {

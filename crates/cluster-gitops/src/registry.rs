@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
 use kube::api::{ObjectMeta, Patch, PatchParams};
+use shopstack_core::command::{self, CommandError};
 use thiserror::Error;
 use xshell::{Shell, cmd};
 
 use crate::FIELD_MANAGER;
-use crate::kind::last_meaningful_line;
 use crate::kind_config::KindConfig;
 use crate::kubeconfig::Connection;
 
@@ -61,23 +61,9 @@ pub enum RegistryError {
         /// docker's message.
         detail: String,
     },
-    /// A docker or kind command failed.
-    #[error("`{command}` failed: {detail}")]
-    Failed {
-        /// The command line.
-        command: String,
-        /// Its last error line, or the exit status.
-        detail: String,
-    },
-    /// A command could not be started.
-    #[error("cannot run `{command}`")]
-    Start {
-        /// The command line.
-        command: String,
-        /// Why.
-        #[source]
-        source: xshell::Error,
-    },
+    /// A docker or kind command could not run, or ran and failed.
+    #[error(transparent)]
+    Command(#[from] CommandError),
     /// The registry runs but does not answer.
     #[error(
         "the local registry runs but http://127.0.0.1:{HOST_PORT}/v2/ did not answer within {}s: see `docker logs {CONTAINER}`",
@@ -162,7 +148,7 @@ pub fn ensure_running(sh: &Shell) -> Result<Started, RegistryError> {
             ];
             match docker_ok(sh, &run) {
                 Ok(_) => Started::Created,
-                Err(RegistryError::Failed { detail, .. })
+                Err(RegistryError::Command(CommandError::Failed { detail, .. }))
                     if detail.contains("Unable to find image")
                         || detail.contains("pull access denied")
                         || detail.contains("error pulling image")
@@ -174,7 +160,7 @@ pub fn ensure_running(sh: &Shell) -> Result<Started, RegistryError> {
                     let _ = docker(sh, &["rm", "--force", CONTAINER]);
                     return Err(RegistryError::ImageMissing { detail });
                 }
-                Err(RegistryError::Failed { detail, .. })
+                Err(RegistryError::Command(CommandError::Failed { detail, .. }))
                     if detail.contains("address already in use")
                         || detail.contains("port is already allocated") =>
                 {
@@ -236,23 +222,7 @@ pub fn configure_nodes(sh: &Shell, cluster: &str) -> Result<usize, RegistryError
 /// Runs `command` (shown as `line`): its standard output, or an error naming it with its last
 /// error line.
 fn run_ok(command: xshell::Cmd<'_>, line: String) -> Result<String, RegistryError> {
-    let output =
-        command
-            .quiet()
-            .ignore_status()
-            .output()
-            .map_err(|source| RegistryError::Start {
-                command: line.clone(),
-                source,
-            })?;
-    if !output.status.success() {
-        return Err(RegistryError::Failed {
-            command: line,
-            detail: last_meaningful_line(&String::from_utf8_lossy(&output.stderr))
-                .unwrap_or_else(|| format!("exited with {}", output.status)),
-        });
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    Ok(command::capture(command, &line)?.or_failed(&line, None)?)
 }
 
 /// The announcing ConfigMap's value (KEP-1755).
@@ -366,21 +336,13 @@ fn wait_answering(timeout: Duration) -> Result<(), RegistryError> {
 /// Runs `docker ARGS`: its standard output, or its last error line when it failed (`Err` only
 /// when docker could not be run).
 fn docker(sh: &Shell, args: &[&str]) -> Result<Result<String, String>, RegistryError> {
-    let output = cmd!(sh, "docker {args...}")
-        .quiet()
-        .ignore_status()
-        .output()
-        .map_err(|source| RegistryError::Start {
-            command: format!("docker {}", args.join(" ")),
-            source,
-        })?;
-    if output.status.success() {
-        return Ok(Ok(String::from_utf8_lossy(&output.stdout).into_owned()));
-    }
-    Ok(Err(last_meaningful_line(&String::from_utf8_lossy(
-        &output.stderr,
-    ))
-    .unwrap_or_else(|| format!("exited with {}", output.status))))
+    let line = format!("docker {}", args.join(" "));
+    let captured = command::capture(cmd!(sh, "docker {args...}"), &line)?;
+    Ok(match captured.or_failed(&line, None) {
+        Ok(stdout) => Ok(stdout),
+        Err(CommandError::Failed { detail, .. }) => Err(detail),
+        Err(error) => return Err(error.into()),
+    })
 }
 
 /// Runs `docker ARGS`, a failure being an error naming the command.

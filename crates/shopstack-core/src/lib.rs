@@ -3,6 +3,7 @@
 pub mod aws_call;
 pub mod aws_rules;
 pub mod cli;
+pub mod command;
 pub mod config;
 pub mod emulator_compat;
 pub mod endpoint;
