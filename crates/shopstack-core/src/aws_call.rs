@@ -39,13 +39,6 @@ impl AwsCallError {
             message: error_chain(error),
         }
     }
-
-    /// Whether AWS answered with one of `codes`.
-    pub fn is(&self, codes: &[&str]) -> bool {
-        self.code
-            .as_deref()
-            .is_some_and(|code| codes.contains(&code))
-    }
 }
 
 impl Display for AwsCallError {
@@ -129,12 +122,5 @@ mod tests {
             failed(None, "dispatch failure: connection refused").to_string(),
             "S3 GetBucketPolicy on shop-dev-tfstate: dispatch failure: connection refused"
         );
-    }
-
-    #[test]
-    fn tells_codes_apart() {
-        assert!(failed(Some("NoSuchBucket"), "").is(&["NoSuchKey", "NoSuchBucket"]));
-        assert!(!failed(Some("AccessDenied"), "").is(&["NoSuchBucket"]));
-        assert!(!failed(None, "timeout").is(&["NoSuchBucket"]));
     }
 }

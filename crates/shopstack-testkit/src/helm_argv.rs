@@ -1,11 +1,11 @@
 //! The `helm upgrade --install` argv the tests expect `apps-sre deploy` to run, in one place.
 
 /// The chart of the observability stack, as vendored.
-pub const OBSERVABILITY_CHART: &str = "deploy/observability/kube-prometheus-stack-67.8.0.tgz";
+const OBSERVABILITY_CHART: &str = "deploy/observability/kube-prometheus-stack-67.8.0.tgz";
 
 /// `upgrade --install RELEASE CHART --namespace NAMESPACE --create-namespace`, then `--values`
 /// where given, one `--set` for each of `sets`, and the atomic wait on `context`.
-pub fn upgrade(
+fn upgrade(
     release: &str,
     chart: &str,
     namespace: &str,

@@ -347,8 +347,9 @@ impl Resource for CodeBuildProject {
             .await
             .map_err(aws_call("CodeBuild", "BatchGetProjects", &name))?;
         let Some(project) = output
-            .projects()
-            .iter()
+            .projects
+            .unwrap_or_default()
+            .into_iter()
             .find(|project| project.name() == Some(name.as_str()))
         else {
             return Ok(None);
@@ -360,9 +361,9 @@ impl Resource for CodeBuildProject {
                 .filter_map(|tag| Some((tag.key()?, tag.value()?))),
         );
         Ok(Some(Live {
-            attributes: self.live_attributes(project),
+            attributes: self.live_attributes(&project),
             managed,
-            answers: Answers::new(project.clone()),
+            answers: Answers::new(project),
         }))
     }
 

@@ -10,8 +10,8 @@ use aws_sdk_dynamodb::operation::describe_table::DescribeTableError;
 use aws_sdk_dynamodb::operation::list_tags_of_resource::ListTagsOfResourceError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, ContinuousBackupsDescription, KeySchemaElement, KeyType,
-    PointInTimeRecoverySpecification, ScalarAttributeType, SseSpecification, SseType,
-    TableDescription, TableStatus, Tag,
+    PointInTimeRecoverySpecification, ScalarAttributeType, SseDescription, SseSpecification,
+    SseType, TableDescription, TableStatus, Tag,
 };
 use futures::future::try_join_all;
 
@@ -25,6 +25,14 @@ use crate::resource::{
 };
 use crate::retry;
 use crate::terraform_form::{Importable, with_tags};
+
+/// The table's encryption, when it is on (or being turned on or changed).
+fn active_encryption(table: &TableDescription) -> Option<&SseDescription> {
+    table.sse_description().filter(|sse| {
+        sse.status()
+            .is_some_and(|status| matches!(status.as_str(), "ENABLED" | "ENABLING" | "UPDATING"))
+    })
+}
 
 /// What a read of the table received.
 struct Answered {
@@ -292,11 +300,7 @@ impl Resource for LockTable {
             .and_then(|summary| summary.billing_mode())
             .map_or("PROVISIONED", BillingMode::as_str)
             .to_owned();
-        let sse = description.sse_description().filter(|sse| {
-            sse.status().is_some_and(|status| {
-                matches!(status.as_str(), "ENABLED" | "ENABLING" | "UPDATING")
-            })
-        });
+        let sse = active_encryption(&description);
         let kind = sse
             .and_then(|sse| sse.sse_type())
             .map_or("AWS owned key", SseType::as_str);
@@ -378,17 +382,16 @@ impl Resource for LockTable {
                         .string("type", definition.attribute_type().as_str()),
                 );
             }
-            let sse = table.sse_description();
-            let encrypted = sse.and_then(|sse| sse.status()).is_some_and(|status| {
-                matches!(status.as_str(), "ENABLED" | "ENABLING" | "UPDATING")
-            });
+            let encrypted = active_encryption(table).is_some();
             let mut encryption = Block::new("server_side_encryption", &[])
                 .attribute("enabled", encrypted.to_string());
             // The provider reads the AWS-managed key's ARN as empty (computed): a key is
             // written only where the environment names its own.
             if let (Some(_), Some(key)) = (
                 self.context.kms_key_arn(),
-                sse.and_then(|sse| sse.kms_master_key_arn()),
+                table
+                    .sse_description()
+                    .and_then(|sse| sse.kms_master_key_arn()),
             ) {
                 encryption = encryption.string("kms_key_arn", key);
             }

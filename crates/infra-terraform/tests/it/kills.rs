@@ -9,7 +9,7 @@ use std::time::Duration;
 use shopstack_testkit::{Behaviour, Hold, Lift, Proxy, Request};
 
 use crate::lock_support::{infra_lock_id, lock_item};
-use crate::support::{Stack, assert_each_resource_once, assert_exit};
+use crate::support::{Inventory, Stack, assert_each_resource_once, assert_exit};
 use crate::{stderr, stdout};
 
 /// How long a step of a killed apply may take before the test gives up.
@@ -176,36 +176,16 @@ fn destroy_killed_at(hold: Hold) {
 fn assert_nothing_left(stack: &Stack) {
     let names = stack.names("local");
     stack.block_on(async {
-        let buckets = stack.s3().list_buckets().send().await.expect("buckets");
-        assert!(buckets.buckets().is_empty(), "{buckets:?}");
-        let tables = stack.dynamodb().list_tables().send().await.expect("tables");
-        assert!(tables.table_names().is_empty(), "{tables:?}");
-        let repositories = stack
-            .ecr()
-            .describe_repositories()
-            .send()
-            .await
-            .expect("repositories");
-        assert!(repositories.repositories().is_empty(), "{repositories:?}");
-        let providers = stack
-            .iam()
-            .list_open_id_connect_providers()
-            .send()
-            .await
-            .expect("providers");
-        assert!(
-            providers.open_id_connect_provider_list().is_empty(),
-            "{providers:?}"
+        let inventory = stack.inventory().await;
+        // The secret is scheduled for deletion, checked below.
+        let secrets = inventory.secrets.clone();
+        assert_eq!(
+            inventory,
+            Inventory {
+                secrets,
+                ..Inventory::default()
+            }
         );
-        let roles = stack.iam().list_roles().send().await.expect("roles");
-        assert!(roles.roles().is_empty(), "{roles:?}");
-        let projects = stack
-            .codebuild()
-            .list_projects()
-            .send()
-            .await
-            .expect("projects");
-        assert!(projects.projects().is_empty(), "{projects:?}");
         let secret = stack
             .secrets()
             .describe_secret()

@@ -321,70 +321,110 @@ pub fn policy(document: &str) -> serde_json::Value {
     serde_json::from_str(&decoded).expect("policy JSON")
 }
 
-/// Each resource exists exactly once, as AWS lists them in the stack's own account, and meets
-/// every control (`audit`).
-pub fn assert_each_resource_once(stack: &Stack) {
-    let names = stack.names("local");
-    stack.block_on(async {
-        let buckets = stack.s3().list_buckets().send().await.expect("buckets");
-        let buckets: Vec<&str> = buckets.buckets().iter().filter_map(|b| b.name()).collect();
-        assert_eq!(buckets, [names.state_bucket()]);
-        let tables = stack.dynamodb().list_tables().send().await.expect("tables");
-        assert_eq!(tables.table_names(), [names.lock_table()]);
-        let secrets = stack
-            .secrets()
-            .list_secrets()
-            .send()
-            .await
-            .expect("secrets");
-        let secrets: Vec<&str> = secrets
-            .secret_list()
-            .iter()
-            .filter_map(|secret| secret.name())
-            .collect();
-        assert_eq!(secrets, [names.app_secret()]);
-        let repositories = stack
+/// What AWS lists of each kind in the stack's account, by name (sorted).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Inventory {
+    pub buckets: Vec<String>,
+    pub tables: Vec<String>,
+    /// Secrets not scheduled for deletion.
+    pub secrets: Vec<String>,
+    pub repositories: Vec<String>,
+    /// OIDC providers, by ARN.
+    pub providers: Vec<String>,
+    pub roles: Vec<String>,
+    pub projects: Vec<String>,
+}
+
+impl Stack {
+    /// Everything of each kind the stack's account holds, as AWS lists it.
+    pub async fn inventory(&self) -> Inventory {
+        let sorted = |mut names: Vec<String>| {
+            names.sort();
+            names
+        };
+        let buckets = self.s3().list_buckets().send().await.expect("buckets");
+        let tables = self.dynamodb().list_tables().send().await.expect("tables");
+        let secrets = self.secrets().list_secrets().send().await.expect("secrets");
+        let repositories = self
             .ecr()
             .describe_repositories()
             .send()
             .await
             .expect("repositories");
-        let repositories: Vec<&str> = repositories
-            .repositories()
-            .iter()
-            .filter_map(|repository| repository.repository_name())
-            .collect();
-        assert_eq!(repositories, [names.ecr_repository()]);
-        let providers = stack
+        let providers = self
             .iam()
             .list_open_id_connect_providers()
             .send()
             .await
             .expect("providers");
-        let providers: Vec<&str> = providers
-            .open_id_connect_provider_list()
-            .iter()
-            .filter_map(|provider| provider.arn())
-            .collect();
-        assert_eq!(providers, [stack.oidc_provider_arn()]);
-        let roles = stack.iam().list_roles().send().await.expect("roles");
-        let mut roles: Vec<&str> = roles.roles().iter().map(|role| role.role_name()).collect();
-        roles.sort_unstable();
-        let mut expected = vec![
-            names.ci_role(),
-            names.infrastructure_role(),
-            names.codebuild_role(),
-        ];
-        expected.sort();
-        assert_eq!(roles, expected);
-        let projects = stack
+        let projects = self
             .codebuild()
             .list_projects()
             .send()
             .await
             .expect("projects");
-        assert_eq!(projects.projects(), [names.codebuild_project()]);
-    });
+        Inventory {
+            buckets: sorted(
+                buckets
+                    .buckets()
+                    .iter()
+                    .filter_map(|b| b.name())
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+            tables: sorted(tables.table_names().to_vec()),
+            secrets: sorted(
+                secrets
+                    .secret_list()
+                    .iter()
+                    .filter_map(|secret| secret.name())
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+            repositories: sorted(
+                repositories
+                    .repositories()
+                    .iter()
+                    .filter_map(|repository| repository.repository_name())
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+            providers: sorted(
+                providers
+                    .open_id_connect_provider_list()
+                    .iter()
+                    .filter_map(|provider| provider.arn())
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+            roles: self.role_names().await,
+            projects: sorted(projects.projects().to_vec()),
+        }
+    }
+}
+
+/// Each resource exists exactly once, as AWS lists them in the stack's own account, and meets
+/// every control (`audit`).
+pub fn assert_each_resource_once(stack: &Stack) {
+    let names = stack.names("local");
+    let mut roles = vec![
+        names.ci_role(),
+        names.infrastructure_role(),
+        names.codebuild_role(),
+    ];
+    roles.sort();
+    assert_eq!(
+        stack.block_on(stack.inventory()),
+        Inventory {
+            buckets: vec![names.state_bucket()],
+            tables: vec![names.lock_table()],
+            secrets: vec![names.app_secret()],
+            repositories: vec![names.ecr_repository()],
+            providers: vec![stack.oidc_provider_arn()],
+            roles,
+            projects: vec![names.codebuild_project()],
+        }
+    );
     // Every resource is ShopStack's own: none merely adopted (which would leave it untagged,
     // unaudited and kept by `destroy`).
     let status = stack.run(&["status", "--json"]);
