@@ -8,7 +8,9 @@ use anyhow::Context;
 use xshell::{Shell, cmd};
 
 use crate::doctor::{self, Finding};
+use crate::project::WithoutCargoRunVariables;
 use crate::{local_aws, progress};
+use shopstack_progress::Progress;
 
 /// Flags of `cargo xtask bootstrap`.
 #[derive(Debug, clap::Args)]
@@ -208,17 +210,20 @@ pub fn binaries(sh: &Shell) -> anyhow::Result<PathBuf> {
     if let Some(dir) = std::env::var_os("SHOPSTACK_BIN_DIR") {
         return Ok(PathBuf::from(dir));
     }
-    // Built exactly as `cargo xtask test` builds them. Cargo picks dependency features from what
-    // one command builds, and the tests' dev-dependencies add some (wiremock turns on hyper's
-    // server, under the whole AWS SDK): a plain `cargo build`, even of the whole workspace, would
-    // compile another copy of the SDK after every test run. The price on a fresh checkout is
-    // compiling the test targets too, which `cargo xtask test` then reuses.
-    cmd!(sh, "cargo test --workspace --no-run --quiet")
-        .run()
-        .context("build the ShopStack binaries")?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| crate::project_root().join("target"), PathBuf::from);
-    Ok(target.join("debug"))
+    // Only what the steps run. The workspace-hack crate gives every dependency the features the
+    // test build gives it, so that `cargo xtask test` reuses all of this and compiles only the
+    // test targets on top.
+    let progress = Progress::start("--> build the binaries of the steps");
+    let built = cmd!(
+        sh,
+        "cargo build --quiet --bins --package infra-terraform --package cluster-gitops --package apps-sre"
+    )
+    .without_cargo_run_variables()
+    .run();
+    let mark = if built.is_ok() { "ok" } else { "FAILED" };
+    progress.finish(&format!("{mark:>6}  build the binaries of the steps"));
+    built.context("build the ShopStack binaries")?;
+    Ok(crate::project::target_dir().join("debug"))
 }
 
 /// Whether a step reported that it changed nothing, in its own words.
@@ -359,9 +364,11 @@ fn step_command(
     args: &[&str],
 ) -> Command {
     let mut command = Command::new(bin.join(binary));
-    // Charts and manifests are found relative to the repository, whatever the caller's directory.
-    command
-        .current_dir(crate::project_root())
+    // Charts and manifests are found relative to the repository, whatever the caller's directory;
+    // `apps-sre build --local` runs cargo, which must see what a cargo typed by hand sees.
+    (&mut command)
+        .without_cargo_run_variables()
+        .current_dir(crate::project::root())
         .arg("--config")
         .arg(config)
         .args(["--env", environment])

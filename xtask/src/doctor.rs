@@ -4,6 +4,8 @@ use std::process::{Command, ExitCode};
 
 use xshell::{Shell, cmd};
 
+use crate::project::WithoutCargoRunVariables;
+
 /// Flags of `cargo xtask doctor`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -164,6 +166,7 @@ pub fn run(sh: &Shell, args: &Args) -> anyhow::Result<ExitCode> {
         sh,
         "cargo run --quiet --package infra-terraform -- --env {environment} whoami"
     )
+    .without_cargo_run_variables()
     .ignore_status()
     .output()
     {

@@ -6,6 +6,7 @@ use anyhow::bail;
 use xshell::{Shell, cmd};
 
 use crate::doctor::{self, TOOLS};
+use crate::project::WithoutCargoRunVariables;
 
 /// The tools a real Kind cluster needs, by their name in `doctor`.
 const NEEDED: [&str; 3] = ["docker", "docker engine", "kind"];
@@ -34,6 +35,7 @@ fn require_cluster_tools() -> anyhow::Result<()> {
 pub fn run(sh: &Shell, cargo_args: &[String]) -> anyhow::Result<ExitCode> {
     require_cluster_tools()?;
     let result = cmd!(sh, "cargo test --workspace {cargo_args...} -- --ignored")
+        .without_cargo_run_variables()
         .env_remove("SHOPSTACK_ENV")
         .run();
     Ok(match result {
@@ -54,6 +56,7 @@ pub fn repeat_test(sh: &Shell, runs: u32, keep_going: bool) -> anyhow::Result<Ex
         sh,
         "cargo run --quiet --package cluster-gitops -- repeat-test --runs {runs} --log repeat.log {keep_going...}"
     )
+    .without_cargo_run_variables()
     .run();
     Ok(if result.is_ok() {
         ExitCode::SUCCESS

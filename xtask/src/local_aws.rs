@@ -28,7 +28,7 @@ pub enum Action {
 }
 
 pub fn run(sh: &Shell, action: Action) -> anyhow::Result<ExitCode> {
-    let config = crate::project_root().join("shopstack.toml");
+    let config = crate::project::root().join("shopstack.toml");
     let address = local_address(&config)?;
     let ca = tls_dir(&config).join("ca.crt");
     match action {
@@ -69,7 +69,7 @@ pub fn ensure_running(sh: &Shell, address: SocketAddr, config: &Path) -> anyhow:
         );
     }
     emulator::ensure_installed(sh)?;
-    let log = crate::state_dir().join("local-aws.log");
+    let log = crate::project::state_dir().join("local-aws.log");
     let emulator = Emulator::start(address, &log, &tls_dir, true)?;
     std::fs::write(pid_file(), emulator.child.id().to_string())
         .context("write the emulator's pid file")?;
@@ -127,7 +127,7 @@ fn status(address: SocketAddr, ca: &Path) -> ExitCode {
 }
 
 fn pid_file() -> PathBuf {
-    crate::state_dir().join("local-aws.pid")
+    crate::project::state_dir().join("local-aws.pid")
 }
 
 /// The loopback address of the `local` environment, from the configuration when it sets one.

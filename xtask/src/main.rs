@@ -7,16 +7,15 @@ mod e2e;
 mod emulator;
 mod local_aws;
 mod progress;
+mod project;
 mod provision;
 mod scan;
 mod scanners;
 mod test;
 
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use xshell::Shell;
 
 /// Bootstrap, test and inspect the ShopStack platform.
 #[derive(Debug, Parser)]
@@ -87,8 +86,7 @@ fn main() -> ExitCode {
 }
 
 fn run(xtask: Xtask) -> anyhow::Result<ExitCode> {
-    let sh = &Shell::new()?;
-    sh.change_dir(project_root());
+    let sh = &project::shell()?;
     match xtask.command {
         Command::Bootstrap(args) => bootstrap::run(sh, &args),
         Command::Test(args) => test::run(sh, &args),
@@ -105,15 +103,4 @@ fn run(xtask: Xtask) -> anyhow::Result<ExitCode> {
         Command::Bench(args) => bench::run(sh, &args),
         Command::E2e { cargo_args } => e2e::run(sh, &cargo_args),
     }
-}
-
-/// The workspace root, whatever directory cargo was started from.
-fn project_root() -> PathBuf {
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
-}
-
-/// Where xtask keeps its pid files and logs.
-fn state_dir() -> PathBuf {
-    project_root().join("target").join("xtask")
 }

@@ -117,8 +117,8 @@ fn ensure_docker_engine(sh: &Shell) -> anyhow::Result<()> {
     if probe() {
         return Ok(());
     }
-    let log = crate::state_dir().join("dockerd.log");
-    std::fs::create_dir_all(crate::state_dir()).context("create the state directory")?;
+    let log = crate::project::state_dir().join("dockerd.log");
+    std::fs::create_dir_all(crate::project::state_dir()).context("create the state directory")?;
     eprintln!("starting the docker engine (log: {})", log.display());
     let log_file = std::fs::File::create(&log).context("create the dockerd log")?;
     let err = log_file.try_clone()?;

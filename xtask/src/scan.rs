@@ -93,7 +93,7 @@ fn baseline(root: &Path) -> anyhow::Result<Vec<Accepted>> {
 }
 
 pub fn run(sh: &Shell, args: &Args) -> anyhow::Result<ExitCode> {
-    let root = crate::project_root();
+    let root = crate::project::root();
     let accepted = baseline(&root)?;
     let checkov = scanners::ensure(sh, scanners::CHECKOV)?;
     let helm = crate::provision::ensure_helm_kubectl(sh)?.join("helm");
@@ -410,7 +410,7 @@ mod tests {
 
     #[test]
     fn the_committed_baseline_gives_every_entry_a_reason() {
-        let accepted = baseline(&crate::project_root()).expect("the baseline reads");
+        let accepted = baseline(&crate::project::root()).expect("the baseline reads");
         assert!(!accepted.is_empty());
     }
 }

@@ -10,6 +10,7 @@ use xshell::{Shell, cmd};
 use shopstack_testkit::cluster::components::KUBERNETES_VARIABLE;
 
 use crate::emulator::{self, Emulator, StopOnDrop};
+use crate::project::WithoutCargoRunVariables;
 use crate::provision::{self, RealComponents};
 
 /// Flags of `cargo xtask test`.
@@ -30,8 +31,8 @@ pub struct Args {
 pub fn run(sh: &Shell, args: &Args) -> anyhow::Result<ExitCode> {
     emulator::ensure_installed(sh)?;
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, emulator::free_port()?));
-    let log = crate::state_dir().join(format!("moto-test-{}.log", address.port()));
-    let tls_dir = crate::state_dir().join(format!("moto-test-{}-tls", address.port()));
+    let log = crate::project::state_dir().join(format!("moto-test-{}.log", address.port()));
+    let tls_dir = crate::project::state_dir().join(format!("moto-test-{}-tls", address.port()));
     let emulator = Emulator::start(address, &log, &tls_dir, false)?;
     let guard = StopOnDrop(emulator);
     eprintln!(
@@ -61,7 +62,8 @@ pub fn run(sh: &Shell, args: &Args) -> anyhow::Result<ExitCode> {
         .take_while(|arg| *arg != "--")
         .any(|arg| arg == "-p" || arg.starts_with("--package"));
     let workspace = (!packages).then_some("--workspace");
-    let mut command = cmd!(sh, "cargo test {workspace...} {cargo_args...}");
+    let mut command =
+        cmd!(sh, "cargo test {workspace...} {cargo_args...}").without_cargo_run_variables();
     if let Some(mirror) = &mirror {
         command = command.env(MIRROR_VARIABLE, mirror);
     }
@@ -127,8 +129,7 @@ fn remove_stale_clusters(sh: &Shell) {
     let Ok(entries) = std::fs::read_dir(clusters_root()) else {
         return;
     };
-    let supervisor = crate::project_root()
-        .join("target")
+    let supervisor = crate::project::target_dir()
         .join("debug")
         .join("shopstack-test-cluster");
     for entry in entries.filter_map(Result::ok) {

@@ -41,8 +41,8 @@ pub fn run(sh: &Shell, args: &Args) -> anyhow::Result<ExitCode> {
         .context("the Terraform provider mirror (a directory holding registry.terraform.io/hashicorp/aws) was not found")?;
     emulator::ensure_installed(sh)?;
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, emulator::free_port()?));
-    let log = crate::state_dir().join(format!("moto-bench-{}.log", address.port()));
-    let tls_dir = crate::state_dir().join(format!("moto-bench-{}-tls", address.port()));
+    let log = crate::project::state_dir().join(format!("moto-bench-{}.log", address.port()));
+    let tls_dir = crate::project::state_dir().join(format!("moto-bench-{}-tls", address.port()));
     let emulator = StopOnDrop(Emulator::start(address, &log, &tls_dir, false)?);
     let result = measure(sh, args, &emulator, &mirror);
     drop(emulator);
@@ -72,7 +72,7 @@ fn measure(
         proxy.url(),
         ca,
         work.path(),
-        &crate::project_root().join("bench").join("terraform"),
+        &crate::project::root().join("bench").join("terraform"),
         mirror,
         accounts,
     )?;
@@ -116,7 +116,7 @@ fn measure(
         passes,
     };
     println!("{}\n{}", report.table(), report.goals());
-    let path = crate::project_root().join("bench").join("results.md");
+    let path = crate::project::root().join("bench").join("results.md");
     std::fs::write(&path, report.markdown())
         .with_context(|| format!("write {}", path.display()))?;
     eprintln!("results written to {}", path.display());
