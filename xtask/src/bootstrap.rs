@@ -5,12 +5,11 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use xshell::{Shell, cmd};
+use xshell::Shell;
 
 use crate::doctor::{self, Finding};
 use crate::project::WithoutCargoRunVariables;
 use crate::{local_aws, progress};
-use shopstack_progress::Progress;
 
 /// Flags of `cargo xtask bootstrap`.
 #[derive(Debug, clap::Args)]
@@ -213,16 +212,27 @@ pub fn binaries(sh: &Shell) -> anyhow::Result<PathBuf> {
     // Only what the steps run. The workspace-hack crate gives every dependency the features the
     // test build gives it, so that `cargo xtask test` reuses all of this and compiles only the
     // test targets on top.
-    let progress = Progress::start("--> build the binaries of the steps");
-    let built = cmd!(
-        sh,
-        "cargo build --quiet --bins --package infra-terraform --package cluster-gitops --package apps-sre"
-    )
-    .without_cargo_run_variables()
-    .run();
-    let mark = if built.is_ok() { "ok" } else { "FAILED" };
-    progress.finish(&format!("{mark:>6}  build the binaries of the steps"));
-    built.context("build the ShopStack binaries")?;
+    let mut cargo = Command::new("cargo");
+    (&mut cargo)
+        .without_cargo_run_variables()
+        .current_dir(sh.current_dir())
+        .args(["build", "--quiet", "--bins"])
+        .args([
+            "--package",
+            "infra-terraform",
+            "--package",
+            "cluster-gitops",
+        ])
+        .args(["--package", "apps-sre"]);
+    let (output, _) =
+        progress::run("build the binaries of the steps", &mut cargo).context("run cargo")?;
+    if !output.status.success() {
+        eprint!("{}", String::from_utf8_lossy(&output.stderr));
+        anyhow::bail!(
+            "build the ShopStack binaries: cargo exited with {}",
+            output.status
+        );
+    }
     Ok(crate::project::target_dir().join("debug"))
 }
 
